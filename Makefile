@@ -1,0 +1,44 @@
+# cilium-ts: every target installs what it needs, idempotently.
+SHELL := /bin/bash
+.PHONY: all deps node build bpf bin typecheck test test-bpf test-unit demo bench-datapath clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+node: deps node_modules/.package-lock.json
+
+bpf: deps
+	$(MAKE) -C bpf
+
+bin: node
+	node scripts/build.mjs
+
+build: bpf bin
+
+typecheck: node
+	npx tsc -p tsconfig.json
+
+test-bpf: bpf
+	$(MAKE) -C bpf test
+
+test-unit: build
+	node scripts/run-tests.mjs
+
+# The README's test command: type-check, datapath tests, then every vitest suite (unit, kernel, CNI, agent).
+test: build typecheck test-bpf test-unit
+
+demo: build
+	node scripts/demo.mjs $(DEMO_ARGS)
+
+bench-datapath: build
+	@./scripts/install-deps.sh --bench
+	node bench/run.mjs datapath
+
+clean:
+	rm -rf bin bpf/build
