@@ -17,6 +17,7 @@
 /* cilium_ct4_glob LRU_HASH ct_key4      -> ct_entry        (connection tracking) */
 /* cilium_events   RINGBUF  flow_event records                                    */
 /* cilium_metrics  PERCPU_HASH metrics_key -> metrics_value (packets/bytes per reason+dir) */
+/* cilium_ev_lost  PERCPU_ARRAY __u32 0 -> __u64           (events lost: ring buffer full) */
 
 #define ENDPOINT_MAP_SIZE 65535
 #define CT_MAP_SIZE       262144
@@ -36,8 +37,7 @@ struct endpoint_info {
 	__u8  mac[6];           /* pod-side interface MAC */
 	__u8  node_mac[6];      /* host-side veth MAC */
 	__u32 sec_id;           /* security identity (0 until policy lands) */
-	__u32 pad;
-};                              /* 24 bytes */
+};                              /* 24 bytes (a trailing __u32 pad made it 28: removed to match) */
 
 /*
  * One CT entry per connection, keyed by the tuple of its first packet (the
@@ -157,5 +157,6 @@ struct metrics_value {
 /* monitor aggregation levels (read-only global MONITOR_AGGREGATION) */
 #define MON_AGG_NONE   0        /* an event for every packet */
 #define MON_AGG_MEDIUM 2        /* new connections, new TCP flags per direction, drops, and every 5 s */
+#define MON_REPORT_INTERVAL 5   /* seconds between traces of one connection at MEDIUM */
 
 #endif

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * bpf_lxc: the host side of every pod's veth. Loaded once per agent, attached
+ * to every endpoint; per-endpoint facts come from cilium_lxc, never from
+ * recompiling.
+ *
+ *   pod netns            host netns
+ *   +------+   veth   +-------+  ingress: cil_from_container  --> redirect_peer to a local pod
+ *   | eth0 |==========| lxcXX |                                --> or the host stack (TC_ACT_OK)
+ *   +------+          +-------+  egress:  cil_to_container    <-- from the host stack
+ */
+#include "lib/compiler.h"
+#include "lib/eth.h"
+#include "lib/ipv4.h"
+#include "lib/maps.h"
+#include "lib/endpoint.h"
+#include "lib/metrics.h"
+#include "lib/events.h"
+#include "lib/conntrack.h"
+
+static __always_inline int is_tracked_l4(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_ICMP;
+}
+
+static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
+{
+	struct pkt4 p = {};
+	struct ev_eps eps = {};
+	struct ct_result res;
+	struct endpoint_info *src, *dst;
+	void *data, *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	__u32 len = skb->len;
+	__u32 ifindex;
+	int ret;
+
+	ret = ipv4_parse(skb, &p);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+
+	/* The source must be the endpoint behind this very interface. */
+	src = lookup_ip4_endpoint(p.saddr);
+	if (unlikely(!src || src->ifindex != skb->ifindex))
+		return send_drop(skb, DROP_INVALID_SIP, EV_DIR_EGRESS, &p, &eps);
+	eps.src_ep = src->ep_id;
+	eps.src_sec_id = src->sec_id;
+
+	if (unlikely(p.frag == PKT4_FRAG_LATER))
+		return send_drop(skb, DROP_FRAG_NOT_SUPPORTED, EV_DIR_EGRESS, &p, &eps);
+	if (unlikely(!is_tracked_l4(p.proto)))
+		return send_drop(skb, DROP_CT_UNKNOWN_PROTO, EV_DIR_EGRESS, &p, &eps);
+
+	dst = lookup_ip4_endpoint(p.daddr);
+	if (dst) {
+		eps.dst_ep = dst->ep_id;
+		eps.dst_sec_id = dst->sec_id;
+	}
+
+	ret = ct_process4(skb, &p, eps.src_ep, eps.dst_ep, &res);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+
+	if (!dst)
+		goto to_stack;
+
+	/* Local endpoint: route it ourselves (TTL, MACs) and hand the packet
+	 * straight to the peer's netns. */
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	ip = data + ETH_HLEN;
+	if ((void *)(ip + 1) > data_end)
+		return send_drop(skb, DROP_INVALID, EV_DIR_EGRESS, &p, &eps);
+	if (unlikely(ip->ttl <= 1))
+		goto to_stack;          /* the stack answers with ICMP time exceeded */
+	ipv4_dec_ttl(ip);
+	eth_copy_mac(eth->h_dest, dst->mac);
+	eth_copy_mac(eth->h_source, dst->node_mac);
+	ifindex = dst->ifindex;
+
+	update_metrics(len, EV_DIR_EGRESS, 0);
+	if (res.report)
+		send_trace(skb, TRACE_TO_LXC, res.ev_state, EV_DIR_EGRESS, &p, &eps);
+	return bpf_redirect_peer(ifindex, 0);
+
+to_stack:
+	update_metrics(len, EV_DIR_EGRESS, 0);
+	if (res.report)
+		send_trace(skb, TRACE_TO_STACK, res.ev_state, EV_DIR_EGRESS, &p, &eps);
+	return TC_ACT_OK;
+}
+
+/* Host-veth ingress: packets the pod sends. */
+SEC("tc")
+int cil_from_container(struct __sk_buff *skb)
+{
+	__u16 proto = eth_proto(skb);
+
+	if (likely(proto == ETH_P_IP_BE))
+		return handle_ipv4_from_lxc(skb);
+	if (proto == ETH_P_ARP_BE)
+		return TC_ACT_OK;
+	if (proto == 0)
+		return send_drop(skb, DROP_INVALID, EV_DIR_EGRESS, NULL, NULL);
+	return send_drop(skb, DROP_UNSUPPORTED_L3, EV_DIR_EGRESS, NULL, NULL);
+}
+
+static __always_inline int handle_ipv4_to_lxc(struct __sk_buff *skb)
+{
+	struct pkt4 p = {};
+	struct ev_eps eps = {};
+	struct ct_result res = { .ev_state = EV_CT_NONE, .report = 1 };
+	struct endpoint_info *dst;
+	__u32 len = skb->len;
+	int ret;
+
+	ret = ipv4_parse(skb, &p);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+
+	dst = lookup_ip4_endpoint(p.daddr);
+	if (dst) {
+		eps.dst_ep = dst->ep_id;
+		eps.dst_sec_id = dst->sec_id;
+	}
+
+	/* Later fragments and other protocols from the host pass untracked. */
+	if (likely(p.frag != PKT4_FRAG_LATER && is_tracked_l4(p.proto))) {
+		ret = ct_process4(skb, &p, 0, eps.dst_ep, &res);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	}
+
+	update_metrics(len, EV_DIR_INGRESS, 0);
+	if (res.report)
+		send_trace(skb, TRACE_TO_LXC, res.ev_state, EV_DIR_INGRESS, &p, &eps);
+	return TC_ACT_OK;
+}
+
+/* Host-veth egress: packets the host stack sends to the pod. */
+SEC("tc")
+int cil_to_container(struct __sk_buff *skb)
+{
+	if (likely(eth_proto(skb) == ETH_P_IP_BE))
+		return handle_ipv4_to_lxc(skb);
+	return TC_ACT_OK;
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";
