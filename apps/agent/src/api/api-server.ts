@@ -1,0 +1,124 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AgentError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type Handler = (req: { params: Record<string, string>; query: URLSearchParams; body: unknown }) => { status: number; body?: unknown };
+
+interface Route {
+  method: string;
+  path: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+const MAX_BODY = 1 << 20;
+
+/** The agent's REST API: JSON over HTTP/1.1 on a unix socket, routes as in packages/api/openapi.yaml. */
+export class ApiServer {
+  readonly #routes: Route[] = [];
+  #server: Server | undefined;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly log: Logger,
+  ) {}
+
+  route(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      '^' +
+        path.replace(/\{(\w+)\}/g, (_, n: string) => {
+          names.push(n);
+          return '([^/]+)';
+        }) +
+        '/?$',
+    );
+    this.#routes.push({ method, path, pattern, names, handler });
+    return this;
+  }
+
+  /** `METHOD /path/{param}` of every route, for checking against the OpenAPI document. */
+  get routes(): string[] {
+    return this.#routes.map((r) => `${r.method} ${r.path}`);
+  }
+
+  async listen(): Promise<void> {
+    mkdirSync(dirname(this.socketPath), { recursive: true });
+    try {
+      if (statSync(this.socketPath).isSocket()) rmSync(this.socketPath);
+    } catch {
+      // no stale socket
+    }
+    const server = createServer((req, res) => void this.#dispatch(req, res));
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new AgentError('API_LISTEN', `cannot listen on ${this.socketPath}: ${e.message}`, e.code === 'EADDRINUSE' ? 'another agent uses this socket; pass a different --socket-path' : 'check the directory permissions', 500)),
+      );
+      server.listen(this.socketPath, () => resolve());
+    });
+    this.#server = server;
+  }
+
+  async close(): Promise<void> {
+    const s = this.#server;
+    this.#server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    rmSync(this.socketPath, { force: true });
+  }
+
+  async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const send = (status: number, body: unknown): void => {
+      const text = body === undefined ? '' : JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    try {
+      const path = decodeURIComponent(url.pathname);
+      const candidates = this.#routes.filter((r) => r.pattern.test(path));
+      const route = candidates.find((r) => r.method === req.method);
+      if (!route) {
+        if (candidates.length > 0) throw new AgentError('API_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`, `use ${candidates.map((c) => c.method).join(', ')}`, 405);
+        throw new AgentError('API_NOT_FOUND', `no API route ${req.method} ${path}`, 'see packages/api/openapi.yaml', 404);
+      }
+      const m = route.pattern.exec(path);
+      const params: Record<string, string> = {};
+      route.names.forEach((n, i) => (params[n] = m?.[i + 1] ?? ''));
+      const body = await readJson(req);
+      const out = route.handler({ params, query: url.searchParams, body });
+      send(out.status, out.body);
+    } catch (e) {
+      if (e instanceof AgentError) {
+        if (e.status >= 500) this.log.error({ code: e.code, err: e.message }, 'API request failed');
+        send(e.status, { code: e.code, message: e.message, hint: e.hint });
+      } else {
+        const err = e as { code?: unknown; message?: string; hint?: unknown; errno?: unknown };
+        this.log.error({ err: err.message, code: err.code }, 'API request failed');
+        send(500, { code: typeof err.code === 'string' ? err.code : 'INTERNAL', message: err.message ?? String(e), hint: typeof err.hint === 'string' ? err.hint : 'see the agent log' });
+      }
+    }
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    const b = c as Buffer;
+    size += b.length;
+    if (size > MAX_BODY) throw new AgentError('API_BODY_TOO_LARGE', 'request body exceeds 1 MiB', 'send a smaller document', 413);
+    chunks.push(b);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new AgentError('API_BAD_JSON', `request body is not JSON: ${e instanceof Error ? e.message : String(e)}`, 'send application/json', 400);
+  }
+}

@@ -1,0 +1,245 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RingBuffer } from '@cilium-ts/ebpf';
+import { Netlink } from '@cilium-ts/netlink';
+import type { DaemonConfigurationResponse, IpamResponse, StatusResponse } from '@cilium-ts/api';
+import type { AgentConfig } from './config.js';
+import { AgentError } from './errors.js';
+import type { Logger } from './log.js';
+import { HostScopeIpam, IpamError } from './ipam/host-scope-ipam.js';
+import { StateStore } from './state-store.js';
+import { Datapath } from './datapath/loader.js';
+import { ctGc } from './datapath/ct-gc.js';
+import { EndpointManager } from './endpoint/endpoint-manager.js';
+import { ApiServer } from './api/api-server.js';
+import { ensureHostDevice } from './host-device.js';
+import { FlowObserver } from './hubble/observer-server.js';
+
+interface ControllerStatus {
+  successCount: number;
+  failureCount: number;
+  lastFailure?: string;
+  lastSuccess?: string;
+}
+
+/** Finds bpf/build next to the bundle (bin/../bpf/build) or above the source tree. */
+export function defaultBpfDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const c = join(dir, 'bpf', 'build');
+    if (existsSync(join(c, 'bpf_lxc.o'))) return c;
+    dir = dirname(dir);
+  }
+  return '/usr/lib/cilium-ts/bpf';
+}
+
+/** cilium-agent: wires IPAM, the datapath, endpoints, Hubble and the REST API; start/stop explicit. */
+export class Daemon {
+  readonly ipam: HostScopeIpam;
+  readonly store: StateStore;
+  readonly datapath: Datapath;
+  readonly startedAt = Date.now();
+  #netlink: Netlink | undefined;
+  #endpoints: EndpointManager | undefined;
+  #observer: FlowObserver | undefined;
+  #ring: RingBuffer | undefined;
+  #api: ApiServer | undefined;
+  #gcTimer: NodeJS.Timeout | undefined;
+  readonly #controllers = new Map<string, ControllerStatus>();
+
+  constructor(
+    readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {
+    this.ipam = new HostScopeIpam(config.podCidr);
+    this.store = new StateStore(config.stateDir);
+    this.datapath = new Datapath({ bpfDir: config.bpfDir ?? defaultBpfDir(), bpfRoot: config.bpfRoot, monitorAggregation: config.monitorAggregation, log });
+  }
+
+  get endpoints(): EndpointManager {
+    if (!this.#endpoints) throw new AgentError('AGENT_NOT_STARTED', 'agent not started', 'call start() first', 503);
+    return this.#endpoints;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    const state = this.store.load();
+    if (state && state.podCidr !== this.ipam.cidr.text) {
+      throw new AgentError('AGENT_POD_CIDR_CHANGED', `the state in ${config.stateDir} was made for pod CIDR ${state.podCidr}, not ${this.ipam.cidr.text}`, 'start with the original --pod-cidr, or remove the pods and the state dir');
+    }
+    for (const a of state?.ipam ?? []) this.ipam.allocate(a.ip, a.owner);
+
+    const netlink = Netlink.open();
+    this.#netlink = netlink;
+    ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
+    this.datapath.start();
+    this.#endpoints = new EndpointManager({ datapath: this.datapath, netlink, ipam: this.ipam, persist: () => this.persist(), log });
+    const restored = this.#endpoints.restore(state?.endpoints ?? []);
+    this.persist();
+
+    const endpoints = this.#endpoints;
+    const info = (e: ReturnType<EndpointManager['byId']>) =>
+      e && {
+        id: e.id,
+        identity: 0,
+        labels: e.labels,
+        ...(e.podName !== undefined ? { podName: e.podName } : {}),
+        ...(e.namespace !== undefined ? { namespace: e.namespace } : {}),
+      };
+    this.#observer = new FlowObserver({
+      nodeName: config.nodeName,
+      capacity: config.hubbleCapacity,
+      resolver: { byId: (id) => info(endpoints.byId(id)), byIp: (ip) => info(endpoints.byIp(ip)) },
+    });
+    await this.#observer.serve(config.hubbleSocketPath);
+    const observer = this.#observer;
+    this.#ring = new RingBuffer(this.datapath.events, (buf) => observer.onEvent(buf));
+    this.#ring.start();
+
+    this.#gcTimer = setInterval(() => this.runCtGc(), config.ctGcIntervalSeconds * 1000);
+    this.#gcTimer.unref();
+
+    this.#api = this.buildApi();
+    await this.#api.listen();
+    log.info({ podCidr: this.ipam.cidr.text, router: this.ipam.routerIp, socket: config.socketPath, hubble: config.hubbleSocketPath, bpfRoot: config.bpfRoot, ...restored }, 'cilium-agent ready');
+  }
+
+  /** Stops serving. Programs stay attached and maps pinned, so pods keep talking while we are away. */
+  async stop(): Promise<void> {
+    if (this.#gcTimer) clearInterval(this.#gcTimer);
+    await this.#api?.close();
+    this.#ring?.stop();
+    await this.#observer?.stop();
+    this.datapath.close();
+    this.#netlink?.close();
+  }
+
+  persist(): void {
+    this.store.save({ version: 1, podCidr: this.ipam.cidr.text, endpoints: this.#endpoints?.records() ?? [], ipam: this.ipam.list() });
+  }
+
+  runCtGc(): { scanned: number; deleted: number } {
+    const st = this.#controller('ct-gc');
+    try {
+      const r = ctGc(this.datapath.ct);
+      st.successCount++;
+      st.lastSuccess = new Date().toISOString();
+      if (r.deleted > 0) this.log.debug(r, 'conntrack garbage collected');
+      return r;
+    } catch (e) {
+      st.failureCount++;
+      st.lastFailure = e instanceof Error ? e.message : String(e);
+      this.log.error({ err: st.lastFailure }, 'conntrack GC failed');
+      return { scanned: 0, deleted: 0 };
+    }
+  }
+
+  #controller(name: string): ControllerStatus {
+    let c = this.#controllers.get(name);
+    if (!c) this.#controllers.set(name, (c = { successCount: 0, failureCount: 0 }));
+    return c;
+  }
+
+  status(): StatusResponse {
+    const obs = this.#observer?.serverStatus();
+    return {
+      cilium: { state: 'Ok', msg: `agent ${this.config.nodeName} healthy` },
+      ipam: { ipv4: this.ipam.list().map((a) => a.ip), 'ipv4-allocated': this.ipam.allocated, 'ipv4-capacity': this.ipam.capacity, 'alloc-range': this.ipam.cidr.text },
+      'bpf-maps': { maps: [] },
+      controllers: [...this.#controllers].map(([name, c]) => ({
+        name,
+        status: {
+          'success-count': c.successCount,
+          'failure-count': c.failureCount,
+          ...(c.lastFailure !== undefined ? { 'last-failure-msg': c.lastFailure } : {}),
+          ...(c.lastSuccess !== undefined ? { 'last-success-timestamp': c.lastSuccess } : {}),
+        },
+      })),
+      'endpoint-count': this.#endpoints?.records().length ?? 0,
+      hubble: obs ? { state: 'Ok', observer: { 'current-flows': obs.numFlows, 'max-flows': obs.maxFlows, 'seen-flows': obs.seenFlows } } : { state: 'Disabled' },
+      'node-name': this.config.nodeName,
+      'uptime-seconds': Math.round((Date.now() - this.startedAt) / 1000),
+      'datapath-mode': 'veth',
+    };
+  }
+
+  configuration(): DaemonConfigurationResponse {
+    const c = this.config;
+    const addressing = { ip: this.ipam.routerIp, 'alloc-range': this.ipam.cidr.text, enabled: true };
+    return {
+      spec: { options: { MonitorAggregation: c.monitorAggregation } },
+      status: {
+        addressing: { ipv4: addressing },
+        'daemon-config-map': { ...c, bpfDir: this.datapath.objectPath },
+        'state-dir': c.stateDir,
+        'bpf-root': c.bpfRoot,
+        'bpf-pin-dir': this.datapath.pinDir,
+        'socket-path': c.socketPath,
+        'hubble-socket-path': c.hubbleSocketPath,
+        'host-device': c.hostDevice,
+        'node-name': c.nodeName,
+      },
+    };
+  }
+
+  /** The REST routes (packages/api/openapi.yaml documents each). */
+  buildApi(): ApiServer {
+    const api = new ApiServer(this.config.socketPath, this.log);
+    const ipamError = (e: unknown): never => {
+      if (e instanceof IpamError) throw new AgentError(e.code, e.message, e.hint, e.code === 'IPAM_NOT_FOUND' ? 404 : e.code === 'IPAM_EXHAUSTED' ? 502 : 409);
+      throw e;
+    };
+    api
+      .route('GET', '/v1/healthz', () => ({ status: 200, body: this.status() }))
+      .route('GET', '/v1/config', () => ({ status: 200, body: this.configuration() }))
+      .route('POST', '/v1/ipam', ({ query }) => {
+        const family = query.get('family') ?? 'ipv4';
+        if (family !== 'ipv4') throw new AgentError('IPAM_FAMILY_UNSUPPORTED', `address family ${family} is not enabled`, 'request family=ipv4', 400);
+        let ip: string;
+        try {
+          ip = this.ipam.allocateNext(query.get('owner') ?? 'unknown');
+        } catch (e) {
+          return ipamError(e);
+        }
+        this.persist();
+        const host = { ip: this.ipam.routerIp, 'alloc-range': this.ipam.cidr.text, enabled: true };
+        const body: IpamResponse = { address: { ipv4: ip }, ipv4: { ip, gateway: this.ipam.routerIp, cidrs: [this.ipam.cidr.text] }, 'host-addressing': { ipv4: host } };
+        return { status: 201, body };
+      })
+      .route('POST', '/v1/ipam/{ip}', ({ params, query }) => {
+        try {
+          this.ipam.allocate(params.ip ?? '', query.get('owner') ?? 'unknown');
+        } catch (e) {
+          return ipamError(e);
+        }
+        this.persist();
+        return { status: 200 };
+      })
+      .route('DELETE', '/v1/ipam/{ip}', ({ params }) => {
+        const ip = params.ip ?? '';
+        const ep = this.endpoints.byIp(ip);
+        if (ep) throw new AgentError('IPAM_IN_USE', `${ip} is used by endpoint ${ep.id}`, 'delete the endpoint first', 409);
+        try {
+          this.ipam.release(ip);
+        } catch (e) {
+          return ipamError(e);
+        }
+        this.persist();
+        return { status: 200 };
+      })
+      .route('GET', '/v1/endpoint', () => ({ status: 200, body: this.endpoints.records().map((e) => this.endpoints.toApi(e)) }))
+      .route('GET', '/v1/endpoint/{id}', ({ params }) => {
+        const e = this.endpoints.find(params.id ?? '');
+        if (!e) throw new AgentError('ENDPOINT_NOT_FOUND', `endpoint ${params.id} not found`, 'list endpoints with GET /v1/endpoint', 404);
+        return { status: 200, body: this.endpoints.toApi(e) };
+      })
+      .route('PUT', '/v1/endpoint/{id}', ({ params, body }) => ({ status: 201, body: this.endpoints.toApi(this.endpoints.create(params.id ?? '', body)) }))
+      .route('DELETE', '/v1/endpoint/{id}', ({ params }) => {
+        const e = this.endpoints.delete(params.id ?? '');
+        if (!e) throw new AgentError('ENDPOINT_NOT_FOUND', `endpoint ${params.id} not found`, 'nothing to delete', 404);
+        return { status: 200 };
+      });
+    return api;
+  }
+}

@@ -1,0 +1,117 @@
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpfError, BpfObject, mountBpffs, tcAttach, tcDetach, type BpfMap, type BpfProgram, type TypedMap } from '@cilium-ts/ebpf';
+import {
+  MAP_CT4,
+  MAP_ENDPOINTS,
+  MAP_EVENTS,
+  MAP_METRICS,
+  ctEntryCodec,
+  ctKey4Codec,
+  endpointInfoCodec,
+  endpointKeyCodec,
+  type CtEntry,
+  type CtKey4,
+  type EndpointInfo,
+  type EndpointKey,
+} from '@cilium-ts/api';
+import { AgentError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export const PROG_FROM_CONTAINER = 'cil_from_container';
+export const PROG_TO_CONTAINER = 'cil_to_container';
+/** tc filter handle and priority of our programs on every lxc device (as Cilium: 1/1). */
+const TC_HANDLE = 1;
+const TC_PRIORITY = 1;
+
+export interface DatapathOptions {
+  bpfDir: string;
+  bpfRoot: string;
+  monitorAggregation: 'none' | 'medium';
+  log: Logger;
+}
+
+/**
+ * Loads bpf_lxc.o once per agent, with its maps pinned by name under <bpf-root>/tc/globals so that a
+ * restarted agent reuses them (endpoints and connection tracking survive), and attaches the same
+ * programs to every endpoint's host-side veth.
+ */
+export class Datapath {
+  readonly pinDir: string;
+  #obj: BpfObject | undefined;
+  #fromContainer: BpfProgram | undefined;
+  #toContainer: BpfProgram | undefined;
+  endpoints!: TypedMap<EndpointKey, EndpointInfo>;
+  ct!: TypedMap<CtKey4, CtEntry>;
+  events!: BpfMap;
+  metrics!: BpfMap;
+
+  constructor(private readonly opts: DatapathOptions) {
+    this.pinDir = join(opts.bpfRoot, 'tc', 'globals');
+  }
+
+  get objectPath(): string {
+    return join(this.opts.bpfDir, 'bpf_lxc.o');
+  }
+
+  start(): void {
+    if (!existsSync(this.objectPath)) {
+      throw new AgentError('DATAPATH_OBJECT_MISSING', `datapath object ${this.objectPath} not found`, 'run `make build` (it compiles bpf/ with clang) or pass --bpf-dir');
+    }
+    mountBpffs(this.opts.bpfRoot);
+    mkdirSync(this.pinDir, { recursive: true });
+    try {
+      this.#load();
+    } catch (e) {
+      // A pinned map whose layout no longer matches the object (an upgrade changed it) cannot be
+      // reused: drop the pins and load fresh. Connections in flight lose their CT entries.
+      if (!(e instanceof BpfError) || !/reuse|pinned|mismatch|incompatible/i.test(`${e.message} ${e.hint}`)) throw e;
+      this.opts.log.warn({ err: e.message }, 'pinned maps incompatible with the datapath object; re-creating them');
+      for (const f of readdirSync(this.pinDir)) rmSync(join(this.pinDir, f), { force: true });
+      this.#load();
+    }
+  }
+
+  #load(): void {
+    const obj = BpfObject.open(this.objectPath, {
+      pinRoot: this.pinDir,
+      rodata: { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2 },
+    });
+    try {
+      obj.load();
+      this.#fromContainer = obj.program(PROG_FROM_CONTAINER);
+      this.#toContainer = obj.program(PROG_TO_CONTAINER);
+      this.endpoints = obj.map(MAP_ENDPOINTS).typed(endpointKeyCodec, endpointInfoCodec);
+      this.ct = obj.map(MAP_CT4).typed(ctKey4Codec, ctEntryCodec);
+      this.events = obj.map(MAP_EVENTS);
+      this.metrics = obj.map(MAP_METRICS);
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    this.#obj = obj;
+  }
+
+  /** Attaches (or atomically replaces) both programs on a host-side veth. */
+  attach(ifindex: number): void {
+    if (!this.#fromContainer || !this.#toContainer) throw new AgentError('DATAPATH_NOT_LOADED', 'datapath not loaded', 'call start() first');
+    tcAttach({ ifindex, direction: 'ingress', program: this.#fromContainer, handle: TC_HANDLE, priority: TC_PRIORITY, replace: true });
+    tcAttach({ ifindex, direction: 'egress', program: this.#toContainer, handle: TC_HANDLE, priority: TC_PRIORITY, replace: true });
+  }
+
+  detach(ifindex: number): void {
+    for (const direction of ['ingress', 'egress'] as const) {
+      try {
+        tcDetach({ ifindex, direction, handle: TC_HANDLE, priority: TC_PRIORITY });
+      } catch {
+        // the link is already gone, and its filters with it
+      }
+    }
+  }
+
+  /** Closes our handles. Programs stay attached and maps stay pinned: traffic keeps flowing. */
+  close(): void {
+    this.#obj?.close();
+    this.#obj = undefined;
+  }
+}

@@ -1,0 +1,68 @@
+import { Command } from 'commander';
+import { ConfigError, loadAgentConfig } from './config.js';
+import { createLogger } from './log.js';
+import { Daemon } from './daemon.js';
+
+const program = new Command('cilium-agent')
+  .description('cilium-ts node agent: IPAM, endpoints, BPF datapath, Hubble, REST API')
+  .option('--config-file <path>', 'YAML file with agent settings (kebab-case keys as the flags)')
+  .option('--pod-cidr <cidr>', 'IPv4 pod CIDR of this node (host-scope IPAM)')
+  .option('--state-dir <dir>', 'directory for persistent state (default /var/run/cilium/state)')
+  .option('--bpf-root <dir>', 'bpffs root; maps are pinned under <bpf-root>/tc/globals (default /sys/fs/bpf)')
+  .option('--bpf-dir <dir>', 'directory holding bpf_lxc.o (default: bpf/build next to the binary)')
+  .option('--socket-path <path>', 'REST API unix socket (default /var/run/cilium/cilium.sock)')
+  .option('--hubble-socket-path <path>', 'Hubble gRPC unix socket (default /var/run/cilium/hubble.sock)')
+  .option('--host-device <name>', 'dummy device holding the router IP (default cilium_host)')
+  .option('--node-name <name>', 'node name (default: hostname)')
+  .option('--monitor-aggregation <level>', 'none | medium (default medium)')
+  .option('--ct-gc-interval <seconds>', 'conntrack GC interval in seconds (default 30)', (v) => Number(v))
+  .option('--log-level <level>', 'debug | info | warn | error (default info)')
+  .action(async (o: Record<string, string | number | undefined>) => {
+    let config;
+    try {
+      config = loadAgentConfig(
+        {
+          podCidr: o.podCidr,
+          stateDir: o.stateDir,
+          bpfRoot: o.bpfRoot,
+          bpfDir: o.bpfDir,
+          socketPath: o.socketPath,
+          hubbleSocketPath: o.hubbleSocketPath,
+          hostDevice: o.hostDevice,
+          nodeName: o.nodeName,
+          monitorAggregation: o.monitorAggregation,
+          ctGcIntervalSeconds: o.ctGcInterval,
+          logLevel: o.logLevel,
+        },
+        typeof o.configFile === 'string' ? o.configFile : undefined,
+      );
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        process.stderr.write(`cilium-agent: ${e.message}\nhint: ${e.hint}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    const log = createLogger(config.logLevel);
+    const daemon = new Daemon(config, log);
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'stopping (programs stay attached, maps stay pinned)');
+      void daemon.stop().finally(() => process.exit(0));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    try {
+      await daemon.start();
+    } catch (e) {
+      const err = e as { code?: string; message?: string; hint?: string; errno?: number };
+      log.fatal({ code: err.code, errno: err.errno, hint: err.hint }, err.message ?? String(e));
+      process.stderr.write(`cilium-agent: ${err.message ?? String(e)}${err.hint ? `\nhint: ${err.hint}` : ''}\n`);
+      await daemon.stop().catch(() => undefined);
+      process.exit(1);
+    }
+  });
+
+await program.parseAsync(process.argv);

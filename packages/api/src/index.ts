@@ -1,0 +1,3 @@
+export type * from './models.js';
+export * from './datapath-maps.js';
+export * from './agent-client.js';
