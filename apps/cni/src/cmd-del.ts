@@ -1,0 +1,80 @@
+/**
+ * CNI DEL, idempotent and best effort: the endpoint and its IP(s) go from the agent (404 is fine),
+ * the host veth goes by its derived name (its peer and the pod-side address go with it). A missing
+ * netns, an unknown container or an unreachable agent are not errors (the agent case is logged).
+ */
+import { Netlink } from '@cilium-ts/netlink';
+import { AgentUnreachableError, type Endpoint } from './agent-client.js';
+import type { CniContext } from './cni-context.js';
+import { toCniError } from './cni-context.js';
+import { CniError, describeError } from './cni-error.js';
+import { parseResult } from './cni-result.js';
+import { hostVethName } from './host-veth-name.js';
+
+export async function cmdDel(ctx: CniContext): Promise<void> {
+  const { env, conf, log, agent } = ctx;
+  const cid = env.containerId;
+  const epId = `container-id:${cid}`;
+  const hostName = hostVethName(cid, env.ifname);
+  const errors: CniError[] = [];
+
+  // IPs this attachment holds: from prevResult (the runtime's cache), and from the agent's endpoint.
+  const ips = new Set<string>();
+  const prev = parseResult(conf.prevResult);
+  for (const ipc of prev.ips) {
+    const iface = ipc.interface === undefined ? undefined : prev.interfaces[ipc.interface];
+    if (iface && iface.name !== env.ifname && iface.name !== hostName) continue;
+    const addr = ipc.address.split('/')[0];
+    if (addr && !addr.includes(':')) ips.add(addr);
+  }
+
+  try {
+    let ep: Endpoint | undefined = await agent.endpointGet(epId);
+    const epIfname = ep?.status?.networking?.['container-interface-name'];
+    if (ep && epIfname && epIfname !== env.ifname) {
+      log.info('endpoint of this container belongs to another interface; leaving it', { endpoint: ep.id, interface: epIfname });
+      ep = undefined;
+    }
+    if (ep) {
+      for (const a of ep.status?.networking?.addressing ?? []) if (a.ipv4) ips.add(a.ipv4);
+      const deleted = await agent.endpointDelete(epId);
+      log.debug('endpoint delete', { endpoint: ep.id, deleted });
+    }
+    for (const ip of ips) {
+      try {
+        const released = await agent.ipamRelease(ip);
+        log.debug('IP release', { ip, released });
+      } catch (e) {
+        if (e instanceof AgentUnreachableError) throw e;
+        errors.push(toCniError(e, `DEL ${cid}/${env.ifname}: release IP ${ip}`));
+      }
+    }
+  } catch (e) {
+    if (e instanceof AgentUnreachableError) {
+      log.warn('cilium-agent unreachable during DEL; removing the veth only (IP and endpoint stay until the agent cleans up)', {
+        socket: e.socketPath,
+        error: e.message,
+        ips: [...ips],
+      });
+    } else {
+      errors.push(toCniError(e, `DEL ${cid}/${env.ifname}: remove endpoint ${epId}`));
+    }
+  }
+
+  let nl: Netlink | undefined;
+  try {
+    nl = Netlink.open();
+    const deleted = nl.deleteLink(hostName);
+    log.debug('host veth delete', { interface: hostName, deleted });
+  } catch (e) {
+    errors.push(toCniError(e, `DEL ${cid}/${env.ifname}: delete veth ${hostName}`));
+  } finally {
+    nl?.close();
+  }
+
+  const first = errors[0];
+  if (first) {
+    for (const e of errors.slice(1)) log.error('DEL error', { error: describeError(e) });
+    throw first;
+  }
+}

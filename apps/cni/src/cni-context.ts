@@ -1,0 +1,33 @@
+/** What every command gets: the validated env and config, a logger and an agent client. */
+import { AgentApiError, AgentClient, AgentUnreachableError } from './agent-client.js';
+import type { CniEnv } from './cni-env.js';
+import { CniCode, CniError, kernelError } from './cni-error.js';
+import type { Logger } from './logger.js';
+import type { NetConf } from './netconf.js';
+
+export interface CniContext {
+  env: CniEnv;
+  conf: NetConf;
+  log: Logger;
+  agent: AgentClient;
+}
+
+/**
+ * Maps any failure to a spec error: agent unreachable -> 11 (try again later), agent API error -> 102,
+ * kernel/netlink -> 103; CniErrors pass through. `unreachableCode` lets STATUS use 50 instead.
+ */
+export function toCniError(e: unknown, op: string, unreachableCode: number = CniCode.TRY_AGAIN_LATER): CniError {
+  if (e instanceof CniError) return e;
+  if (e instanceof AgentUnreachableError) {
+    return new CniError(unreachableCode, 'CNI_AGENT_UNREACHABLE', `${op}: cannot reach cilium-agent at ${e.socketPath}: is cilium-agent running?`, {
+      details: e.message,
+      hint: e.hint,
+      ...(e.errno !== undefined ? { errno: e.errno } : {}),
+      cause: e,
+    });
+  }
+  if (e instanceof AgentApiError) {
+    return new CniError(CniCode.AGENT_API, `CNI_AGENT_${e.code}`, `${op}: ${e.message}`, { hint: e.hint, cause: e });
+  }
+  return kernelError(op, e);
+}
