@@ -27,9 +27,11 @@ if have_all; then
   exit 0
 fi
 
+# The Go toolchain may sit outside PATH (e.g. a non-login CI shell).
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
 if ! command -v go >/dev/null 2>&1; then
   echo "build-go-tools: 'go' is not on PATH" >&2
-  echo "hint: install Go >= 1.21 (Debian: apt-get install golang-go) and re-run" >&2
+  echo "hint: install Go >= 1.24 (plugins $PLUGINS_VERSION need it) and re-run" >&2
   exit 1
 fi
 
