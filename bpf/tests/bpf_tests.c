@@ -917,6 +917,276 @@ static void test_pinning_by_name(void)
 	rmdir(root);
 }
 
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+
+/* ------------------------------------------------------- live traffic */
+
+/*
+ * Real packets: two pods (named netns) on veths whose host sides carry the
+ * programs, a router IP on a veth pair (as Cilium's cilium_host/cilium_net: no dummy module here), host routes and neighbours as the
+ * agent installs them. ICMP and TCP pod-to-pod (bpf_redirect_peer) and
+ * pod-to-host (through the stack, replies through cil_to_container).
+ */
+#include <bpf/libbpf.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static char live_ns_a[32], live_ns_b[32], live_lxc_a[IFNAMSIZ], live_lxc_b[IFNAMSIZ], live_host[IFNAMSIZ];
+
+static void live_cleanup(void)
+{
+	if (live_ns_a[0])
+		sh("ip netns del %s 2>/dev/null", live_ns_a);
+	if (live_ns_b[0])
+		sh("ip netns del %s 2>/dev/null", live_ns_b);
+	if (live_host[0])
+		sh("ip link del %s 2>/dev/null", live_host);
+}
+
+static int live_pod(const char *ns, const char *lxc, const char *ip, const char *pod_mac, const char *lxc_mac)
+{
+	return sh("ip netns add %s", ns) ||
+	       sh("ip link add %s address %s type veth peer name eth0 address %s netns %s", lxc, lxc_mac, pod_mac, ns) ||
+	       sh("ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1", ns) ||
+	       sh("ip -n %s link set lo up && ip -n %s link set eth0 up", ns, ns) ||
+	       sh("ip -n %s addr add %s/32 dev eth0", ns, ip) ||
+	       sh("ip -n %s route add 10.201.0.1/32 dev eth0 scope link", ns) ||
+	       sh("ip -n %s route add default via 10.201.0.1 dev eth0", ns) ||
+	       sh("ip -n %s neigh add 10.201.0.1 lladdr %s dev eth0 nud permanent", ns, lxc_mac) ||
+	       sh("ip link set %s up", lxc) ||
+	       sh("ip route add %s/32 dev %s", ip, lxc) ||
+	       sh("ip neigh add %s lladdr %s dev %s nud permanent", ip, pod_mac, lxc);
+}
+
+static int tc_attach_both(struct dp *d, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, in, .handle = 1, .priority = 1, .prog_fd = d->from_fd);
+	LIBBPF_OPTS(bpf_tc_opts, eg, .handle = 1, .priority = 1, .prog_fd = d->to_fd);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST)
+		return err;
+	hook.attach_point = BPF_TC_INGRESS;
+	if ((err = bpf_tc_attach(&hook, &in)))
+		return err;
+	hook.attach_point = BPF_TC_EGRESS;
+	return bpf_tc_attach(&hook, &eg);
+}
+
+/* In a child (optionally inside netns `ns`): a TCP server on port that
+ * answers one connection, or a client that sends and expects the echo.
+ * Returns the child's pid; it exits 0 on success. ready_fd gets a byte once
+ * a server listens. */
+static pid_t tcp_child(const char *ns, int server, uint32_t ip, uint16_t port, int ready_fd)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	alarm(5);
+	if (ns) {
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || setns(fd, CLONE_NEWNET))
+			_exit(10);
+	}
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip };
+	char buf[64];
+
+	if (s < 0)
+		_exit(11);
+	if (server) {
+		int c;
+		ssize_t n;
+
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 4))
+			_exit(12);
+		if (write(ready_fd, "r", 1) != 1)
+			_exit(13);
+		c = accept(s, NULL, NULL);
+		if (c < 0)
+			_exit(14);
+		n = read(c, buf, sizeof(buf));
+		if (n <= 0 || write(c, buf, n) != n)
+			_exit(15);
+		/* wait for the client's FIN, then close our side */
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+		close(c);
+		_exit(0);
+	}
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)))
+		_exit(16);
+	if (write(s, "hello", 5) != 5 || read(s, buf, sizeof(buf)) != 5 || memcmp(buf, "hello", 5))
+		_exit(17);
+	close(s);
+	_exit(0);
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A TCP exchange; returns 0 when both sides succeeded. */
+static int tcp_exchange(const char *server_ns, const char *client_ns, uint32_t server_ip, uint16_t port)
+{
+	int p[2], rs, rc;
+	pid_t srv, cli;
+	char b;
+
+	if (pipe(p))
+		return -1;
+	srv = tcp_child(server_ns, 1, server_ip, port, p[1]);
+	if (read(p[0], &b, 1) != 1) {
+		close(p[0]);
+		close(p[1]);
+		wait_child(srv);
+		return -2;
+	}
+	cli = tcp_child(client_ns, 0, server_ip, port, -1);
+	rc = wait_child(cli);
+	rs = wait_child(srv);
+	close(p[0]);
+	close(p[1]);
+	if (rc || rs)
+		fprintf(stderr, "    tcp exchange: client exit %d, server exit %d\n", rc, rs);
+	return rc || rs;
+}
+
+/* Finds the CT entry of a connection between a and b (either direction). */
+static int ct_find(struct dp *d, uint32_t a, uint32_t b, uint8_t proto, uint16_t port,
+		   struct ct_key4 *kout, struct ct_entry *eout)
+{
+	struct ct_key4 k, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(d->ct_fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (k.nexthdr != proto || !((k.saddr == a && k.daddr == b) || (k.saddr == b && k.daddr == a)))
+			continue;
+		if (port && k.dport != htons(port) && k.sport != htons(port))
+			continue;
+		if (bpf_map_lookup_elem(d->ct_fd, &k, eout) == 0) {
+			*kout = k;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void test_live_traffic(void)
+{
+	const uint32_t ip_a = htonl(0x0ac90002), ip_b = htonl(0x0ac90003), ip_r = htonl(0x0ac90001);
+	const uint8_t pod_a_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x0a }, lxc_a_mac[6] = { 0x02, 0xdd, 0, 0, 0, 0x0a };
+	const uint8_t pod_b_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x0b }, lxc_b_mac[6] = { 0x02, 0xdd, 0, 0, 0, 0x0b };
+	struct endpoint_key k;
+	struct endpoint_info v;
+	struct ct_key4 ck;
+	struct ct_entry e;
+	struct dp d;
+	unsigned suf = rand() & 0xffffff;
+	int ifa, ifb, err, i, to_lxc = 0, to_stack = 0, drops = 0;
+
+	snprintf(live_ns_a, sizeof(live_ns_a), "cts-pod-%06x-a", suf);
+	snprintf(live_ns_b, sizeof(live_ns_b), "cts-pod-%06x-b", suf);
+	snprintf(live_lxc_a, sizeof(live_lxc_a), "ctl%06xa", suf);
+	snprintf(live_lxc_b, sizeof(live_lxc_b), "ctl%06xb", suf);
+	snprintf(live_host, sizeof(live_host), "cth%06x", suf);
+
+	err = dp_open(&d, -1, NULL);
+	if (err) {
+		dp_close(&d);
+		REQUIRE(0, "load: %s", strerror(-err));
+	}
+	if (sh("echo 1 > /proc/sys/net/ipv4/ip_forward") ||
+	    sh("ip link add %s type veth peer name %sp && ip link set %s up && ip link set %sp up &&"
+	       " ip addr add 10.201.0.1/32 dev %s", live_host, live_host, live_host, live_host, live_host) ||
+	    live_pod(live_ns_a, live_lxc_a, "10.201.0.2", "02:cc:00:00:00:0a", "02:dd:00:00:00:0a") ||
+	    live_pod(live_ns_b, live_lxc_b, "10.201.0.3", "02:cc:00:00:00:0b", "02:dd:00:00:00:0b") ||
+	    !(ifa = if_nametoindex(live_lxc_a)) || !(ifb = if_nametoindex(live_lxc_b))) {
+		CHECK(0, "setting up pods with ip(8) failed");
+		goto out;
+	}
+	memset(&v, 0, sizeof(v));
+	k.ip4 = ip_a; v.ifindex = ifa; v.ep_id = 11;
+	memcpy(v.mac, pod_a_mac, 6); memcpy(v.node_mac, lxc_a_mac, 6);
+	CHECK(bpf_map_update_elem(d.lxc_fd, &k, &v, BPF_ANY) == 0, "seed A");
+	k.ip4 = ip_b; v.ifindex = ifb; v.ep_id = 12;
+	memcpy(v.mac, pod_b_mac, 6); memcpy(v.node_mac, lxc_b_mac, 6);
+	CHECK(bpf_map_update_elem(d.lxc_fd, &k, &v, BPF_ANY) == 0, "seed B");
+	err = tc_attach_both(&d, ifa);
+	if (!err)
+		err = tc_attach_both(&d, ifb);
+	if (err) {
+		CHECK(0, "tc attach: %s", strerror(-err));
+		goto out;
+	}
+
+	/* ICMP pod to pod, redirected peer to peer */
+	CHECK(sh("ip netns exec %s ping -q -c 2 -i 0.2 -W 2 10.201.0.3 >/dev/null", live_ns_a) == 0,
+	      "ping A -> B failed");
+	CHECK(ct_find(&d, ip_a, ip_b, IPPROTO_ICMP, 0, &ck, &e) == 0 && ck.saddr == ip_a &&
+	      (e.flags & CT_F_SEEN_REPLY) && e.packets >= 4 && e.src_ep == 11 && e.dst_ep == 12,
+	      "ICMP A->B CT entry missing or wrong (packets %lu flags %x)", (unsigned long)e.packets, e.flags);
+
+	/* ICMP pod to the router IP: out through the stack, the reply through cil_to_container */
+	CHECK(sh("ip netns exec %s ping -q -c 2 -i 0.2 -W 2 10.201.0.1 >/dev/null", live_ns_a) == 0,
+	      "ping A -> router failed");
+	CHECK(ct_find(&d, ip_a, ip_r, IPPROTO_ICMP, 0, &ck, &e) == 0 && ck.saddr == ip_a &&
+	      (e.flags & CT_F_SEEN_REPLY) && e.packets >= 4,
+	      "ICMP A->router CT entry missing or wrong (packets %lu flags %x)", (unsigned long)e.packets, e.flags);
+
+	/* TCP pod to pod: a whole connection, closed by both FINs */
+	CHECK(tcp_exchange(live_ns_b, live_ns_a, ip_b, 8080) == 0, "TCP A -> B:8080 failed");
+	usleep(100 * 1000);
+	CHECK(ct_find(&d, ip_a, ip_b, IPPROTO_TCP, 8080, &ck, &e) == 0 && ck.saddr == ip_a &&
+	      ck.dport == htons(8080), "TCP A->B CT entry missing");
+	CHECK(e.state == CT_TCP_CLOSE && (e.tx_flags_seen & TCP_FIN) && (e.rx_flags_seen & TCP_FIN) &&
+	      (e.flags & CT_F_SEEN_REPLY), "TCP A->B state %u flags %x/%x", e.state, e.tx_flags_seen,
+	      e.rx_flags_seen);
+
+	/* TCP host to pod: in through cil_to_container, replies via the stack */
+	CHECK(tcp_exchange(live_ns_b, NULL, ip_b, 8081) == 0, "TCP host -> B:8081 failed");
+	usleep(100 * 1000);
+	CHECK(ct_find(&d, ip_r, ip_b, IPPROTO_TCP, 8081, &ck, &e) == 0 && ck.daddr == ip_b &&
+	      e.dst_ep == 12 && e.src_ep == 0 && e.state == CT_TCP_CLOSE,
+	      "TCP host->B CT entry missing or wrong (state %u)", e.state);
+
+	ring_buffer__consume(d.rb);
+	for (i = 0; i < d.nev; i++) {
+		to_lxc += d.ev[i].type == EVENT_TRACE && d.ev[i].subtype == TRACE_TO_LXC;
+		to_stack += d.ev[i].type == EVENT_TRACE && d.ev[i].subtype == TRACE_TO_STACK;
+		drops += d.ev[i].type == EVENT_DROP;
+	}
+	CHECK(to_lxc > 0 && to_stack > 0, "events: %d to-lxc, %d to-stack", to_lxc, to_stack);
+	CHECK(drops == 0, "%d drop events (first reason %u)", drops, drops ? d.ev[0].subtype : 0);
+out:
+	live_cleanup();
+	dp_close(&d);
+}
+
 /* ---------------------------------------------------------------- main */
 
 struct test {
@@ -943,18 +1213,8 @@ static const struct test tests[] = {
 	{ "monitor_aggregation_none", test_monitor_aggregation_none },
 	{ "events_not_lost", test_ring_full_counts_lost },
 	{ "pinning_by_name", test_pinning_by_name },
+	{ "live_traffic", test_live_traffic },
 };
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
