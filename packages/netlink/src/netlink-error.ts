@@ -43,6 +43,19 @@ export class NetlinkError extends Error {
     });
   }
 
+  /** The same error with a more specific hint (for callers that know the context better). */
+  withHint(hint: string): NetlinkError {
+    const e = new NetlinkError({
+      operation: this.operation,
+      code: this.code,
+      hint,
+      ...(this.errno !== undefined ? { errno: this.errno } : {}),
+      ...(this.kernelMessage !== undefined ? { kernelMessage: this.kernelMessage } : {}),
+    });
+    if (this.stack !== undefined) e.stack = this.stack;
+    return e;
+  }
+
   static invalid(operation: string, detail: string, hint: string): NetlinkError {
     return new NetlinkError({ operation, code: 'NETLINK_INVALID_ARGUMENT', detail, hint });
   }
@@ -52,6 +65,10 @@ const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(osConstants.errno)) {
   if (!errnoNames.has(value)) errnoNames.set(value, name);
 }
+// Where two names share a number, use the one Linux and its tools print.
+errnoNames.set(95, 'EOPNOTSUPP');
+errnoNames.set(11, 'EAGAIN');
+errnoNames.set(35, 'EDEADLK');
 // Linux's ENOTSUPP (524) is kernel-internal but leaks out of some netlink paths.
 errnoNames.set(524, 'ENOTSUPP');
 

@@ -177,7 +177,14 @@ export class Netlink {
     if (o.mtu !== undefined) w.u32(C.IFLA_MTU, o.mtu);
     if (o.mac !== undefined) w.bytes(C.IFLA_ADDRESS, parseMac(o.mac));
     w.begin(C.IFLA_LINKINFO).string(C.IFLA_INFO_KIND, 'dummy').end();
-    this.sock.request(op, C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, w.finish());
+    try {
+      this.sock.request(op, C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, w.finish());
+    } catch (e) {
+      if (e instanceof NetlinkError && e.errno === 95) {
+        throw e.withHint('this kernel has no dummy driver (CONFIG_DUMMY): use a veth pair instead, as Cilium does with cilium_host/cilium_net');
+      }
+      throw e;
+    }
   }
 
   /** Deletes a link (a veth takes its peer with it). False if it did not exist. */
@@ -416,10 +423,12 @@ function parseLink(p: Buffer): Link {
   const info = a.get(C.IFLA_LINKINFO);
   const kind = info ? attrString(parseAttrs(info).get(C.IFLA_INFO_KIND)) : undefined;
   if (kind !== undefined) link.kind = kind;
-  const peer = attrU32(a.get(C.IFLA_LINK));
-  if (peer !== undefined && peer !== index && peer !== 0) link.peerIndex = peer;
   const nsid = attrI32(a.get(C.IFLA_LINK_NETNSID));
   if (nsid !== undefined) link.linkNetnsId = nsid;
+  // The kernel sends IFLA_LINK when it differs from the own index, or (newer kernels) always when
+  // the peer is in another netns, where both ends may well have the same index.
+  const peer = attrU32(a.get(C.IFLA_LINK));
+  if (peer !== undefined && peer !== 0 && (peer !== index || nsid !== undefined)) link.peerIndex = peer;
   const master = attrU32(a.get(C.IFLA_MASTER));
   if (master !== undefined) link.masterIndex = master;
   return link;
