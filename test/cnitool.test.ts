@@ -149,7 +149,7 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
       ...base,
       cniVersion: '1.1.0',
       name: netName,
-      plugins: base.plugins.map((p) => (p === plugin ? { ...p, 'socket-path': agentSock } : p)),
+      plugins: base.plugins.map((p) => (p === plugin ? { ...p, 'socket-path': agentSock, 'log-file': join(tmp, 'cilium-cni.log') } : p)),
     };
     writeFileSync(join(netconfDir, '05-cilium.conflist'), JSON.stringify(conf, null, 2));
     symlinkSync(cniBin, join(cniPathDir, 'cilium-cni'));
