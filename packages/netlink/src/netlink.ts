@@ -120,20 +120,21 @@ export class Netlink {
   // ---- links ------------------------------------------------------------------------------------
 
   links(): Link[] {
-    const msgs = this.sock.dump(`list links${this.where}`, C.RTM_GETLINK, ifinfomsg());
+    const body = new AttrWriter().raw(ifinfomsg()).u32(C.IFLA_EXT_MASK, C.RTEXT_FILTER_SKIP_STATS).finish();
+    const msgs = this.sock.dump(`list links${this.where}`, C.RTM_GETLINK, body);
     return msgs.filter((m) => m.type === C.RTM_NEWLINK).map((m) => parseLink(m.payload));
   }
 
   linkByName(name: string): Link | undefined {
     const op = `get link ${name}${this.where}`;
     checkIfName(name, op);
-    return this.getLink(op, new AttrWriter().raw(ifinfomsg()).string(C.IFLA_IFNAME, name).finish());
+    return this.getLink(op, new AttrWriter().raw(ifinfomsg()).string(C.IFLA_IFNAME, name).u32(C.IFLA_EXT_MASK, C.RTEXT_FILTER_SKIP_STATS).finish());
   }
 
   linkByIndex(index: number): Link | undefined {
     const op = `get link #${index}${this.where}`;
     checkIndex(index, op);
-    return this.getLink(op, new AttrWriter().raw(ifinfomsg({ index })).finish());
+    return this.getLink(op, new AttrWriter().raw(ifinfomsg({ index })).u32(C.IFLA_EXT_MASK, C.RTEXT_FILTER_SKIP_STATS).finish());
   }
 
   /** The link, or a NETLINK_ENODEV error naming it. */

@@ -77,6 +77,9 @@ export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_LINK_NETNSID = 37;
+export const IFLA_EXT_MASK = 29;
+/** Leave out the (large) statistics blocks from link replies; older kernels ignore the bit. */
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;
