@@ -3,6 +3,8 @@
  * packets: the plugin is run exactly as a container runtime runs it (env + config on stdin, nsenter
  * into the node netns). See test/lib/node-harness.ts for what is created and how it is removed.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostVethName } from '../apps/cni/src/host-veth-name.js';
 import { ensureCniBuilt, runCni } from './lib/cni-runner.js';
@@ -100,6 +102,32 @@ describe('ADD', () => {
     expect(r.json?.['code']).toBe(101);
     expect(await ipamAllocated(node)).toBe(before);
     expect(node.lxcLinks()).toHaveLength(lxcBefore);
+  });
+
+  it('a failure after the veth exists undoes everything (IP, veth, endpoint); DEL after the failed ADD succeeds', async () => {
+    // The plugin runs in a netns other than the agent's (a misconfigured runtime): IPAM works, the
+    // veth is created where the plugin runs, and the agent refuses the endpoint (it cannot see the link).
+    const wrong = node.newPodNetns();
+    const ns = node.newPodNetns();
+    const before = await ipamAllocated(node);
+    const containerId = `undo${Date.now()}`;
+    const r = await runCni({
+      command: 'ADD',
+      config: node.cniConfig(),
+      containerId,
+      netns: ns.netnsPath,
+      ifname: 'eth0',
+      nodeNetns: wrong.netnsPath,
+    });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.json?.['code'], r.stdout).toBe(102);
+    expect(String(r.json?.['msg'])).toContain('register endpoint');
+    expect(await ipamAllocated(node)).toBe(before);
+    expect(sh('ip', ['-n', wrong.netnsName, '-o', 'link', 'show']).trim().split('\n')).toHaveLength(1); // lo only
+    expect(sh('ip', ['-n', ns.netnsName, '-o', 'link', 'show']).trim().split('\n')).toHaveLength(1);
+    expect(await node.agent.endpointGet(`container-id:${containerId}`)).toBeUndefined();
+    const del = await node.cni('DEL', { containerId, ifname: 'eth0', netnsPath: ns.netnsPath });
+    expect(del.exitCode, del.stdout).toBe(0);
   });
 
   it('prints 0.3.1 and 0.4.0 results with ips[].version "4" and no mtu', async () => {
@@ -285,3 +313,17 @@ describe('scale', () => {
     for (const p of pods) expect(sh('ip', ['-n', p.netnsName, '-o', 'link', 'show']).trim().split('\n')).toHaveLength(1);
   }, 240_000);
 });
+
+describe('harness', () => {
+  it('a node whose agent fails to start is cleaned up completely (netns, bpffs, tmp dir)', async () => {
+    const snapshot = () => ({
+      netns: readdirSync('/run/netns').filter((n) => n.startsWith('cnode-')).sort(),
+      tmp: readdirSync(tmpdir()).filter((n) => n.startsWith('cilium-ts-node-')).sort(),
+      mounts: readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes('cilium-ts-node-')).sort(),
+    });
+    const before = snapshot();
+    await expect(TestNode.start({ podCidr: 'not-a-cidr' })).rejects.toThrow(/cilium-agent/);
+    expect(snapshot()).toEqual(before);
+  });
+});
+

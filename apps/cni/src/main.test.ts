@@ -3,6 +3,7 @@
  * spec envelope (VERSION, error objects and codes, stdout discipline) and the agent-down paths of
  * ADD, DEL and STATUS. Run as root: the ADD/DEL cases use a throwaway "node" netns and pod netns.
  */
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCniBuilt, runCniSync, type CniRun } from '../../../test/lib/cni-runner.js';
 import { addNetns, delNetns, linkNames, sh, uniqueName } from '../../../test/lib/netns.js';
@@ -149,6 +150,20 @@ describe('agent unreachable (real netns)', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain('unreachable'); // logged, not silent
+    }
+  });
+
+  it('logs go to the netconf log-file, not stderr, and never to stdout', () => {
+    const logFile = `/tmp/cilium-cni-test-${process.pid}-${uniqueName('')}.log`;
+    try {
+      const r = runCniSync({ command: 'DEL', config: conf({ 'log-file': logFile, 'enable-debug': true }), containerId: 'gone', ifname: 'eth0', nodeNetns: nodePath });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('');
+      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.some((l) => String(l['msg']).includes('unreachable') && l['containerID'] === 'gone')).toBe(true);
+    } finally {
+      rmSync(logFile, { force: true });
     }
   });
 
