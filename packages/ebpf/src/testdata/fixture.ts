@@ -3,10 +3,11 @@
  * kernel objects. Used by the *.test.ts files of this package only.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lastErrno, libc } from '../native.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -38,4 +39,30 @@ export function shQuiet(cmd: string, args: string[]): void {
   } catch {
     /* cleanup: already gone */
   }
+}
+
+const CLONE_NEWNET = 0x40000000;
+
+/** Run fn with the calling (main) thread inside the named netns (/run/netns/<name>); always restores. */
+export function inNetns<T>(name: string, fn: () => T): T {
+  const c = libc();
+  const self = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/run/netns/${name}`, 'r');
+  try {
+    if (c.setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns ${name}: errno ${lastErrno()}`);
+    try {
+      return fn();
+    } finally {
+      if (c.setns(self, CLONE_NEWNET) !== 0) throw new Error(`setns back: errno ${lastErrno()}`);
+    }
+  } finally {
+    closeSync(self);
+    closeSync(target);
+  }
+}
+
+export function ifindexOf(name: string): number {
+  const i = libc().if_nametoindex(name);
+  if (i === 0) throw new Error(`no interface ${name} in this netns`);
+  return i;
 }
