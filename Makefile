@@ -1,6 +1,6 @@
 # cilium-ts: every target installs what it needs, idempotently.
 SHELL := /bin/bash
-.PHONY: all deps node build bpf bin typecheck test test-bpf test-unit demo bench-datapath clean
+.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni clean
 
 all: build
 
@@ -21,13 +21,17 @@ bin: node
 
 build: bpf bin
 
+# Upstream Go tools from the Go module proxy (cnitool, reference CNI plugins), cached under ~/.cache/cilium-ts.
+go-tools:
+	@./scripts/build-go-tools.sh >/dev/null
+
 typecheck: node
 	npx tsc -p tsconfig.json
 
 test-bpf: bpf
 	$(MAKE) -C bpf test
 
-test-unit: build
+test-unit: build go-tools
 	node scripts/run-tests.mjs
 
 # The README's test command: type-check, datapath tests, then every vitest suite (unit, kernel, CNI, agent).
@@ -39,6 +43,9 @@ demo: build
 bench-datapath: build
 	@./scripts/install-deps.sh --bench
 	node bench/run.mjs datapath
+
+bench-cni: build go-tools
+	node bench/run.mjs cni
 
 clean:
 	rm -rf bin bpf/build
