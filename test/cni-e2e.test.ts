@@ -264,6 +264,19 @@ describe('CHECK, DEL', () => {
     expect(gone.exitCode, gone.stdout).toBe(0);
   });
 
+  it('a stale repeated DEL whose prevResult names an IP now used by another pod succeeds and leaves that pod alone', async () => {
+    const a = await node.addPod();
+    expect((await node.delPod(a)).exitCode).toBe(0);
+    const b = await node.addPod();
+    const stale = { ...a.result, ips: [{ interface: 1, address: `${b.ip}/32`, gateway: node.routerIp }] };
+    const r = await node.cni('DEL', a, { prevResult: stale });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(await node.agent.endpointGet(`container-id:${b.containerId}`)).toBeDefined();
+    expect((await node.agent.healthz()).ipam?.ipv4).toContain(b.ip);
+    expect((await node.cni('CHECK', b, { prevResult: b.result })).exitCode).toBe(0);
+    expect((await node.delPod(b)).exitCode).toBe(0);
+  });
+
   it('DEL without prevResult still releases the IP (the agent knows it) and the address is reusable', async () => {
     const before = await ipamAllocated(node);
     const pod = await node.addPod();

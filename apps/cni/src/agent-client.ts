@@ -89,9 +89,14 @@ export class AgentClient {
     return this.json<IpamResponse>('POST', `/v1/ipam?${q.toString()}`, 'allocate an IP address');
   }
 
-  /** `DELETE /v1/ipam/{ip}`: true if released, false if it was not allocated (404). */
-  async ipamRelease(ip: string): Promise<boolean> {
-    return this.deleteOrAbsent(`/v1/ipam/${encodeURIComponent(ip)}`, `release IP ${ip}`);
+  /**
+   * `DELETE /v1/ipam/{ip}[?owner=OWNER]`: true if released, false if it was not allocated (404).
+   * `owner` is the one given at allocation; an agent that checks it refuses to release someone else's IP.
+   * 409 (the address is in use by an endpoint) is thrown as an AgentApiError with status 409.
+   */
+  async ipamRelease(ip: string, o: { owner?: string } = {}): Promise<boolean> {
+    const q = o.owner !== undefined ? `?${new URLSearchParams({ owner: o.owner }).toString()}` : '';
+    return this.deleteOrAbsent(`/v1/ipam/${encodeURIComponent(ip)}${q}`, `release IP ${ip}`);
   }
 
   /** `GET /v1/endpoint` */

@@ -40,17 +40,18 @@ export async function cmdAdd(ctx: CniContext): Promise<Record<string, unknown>> 
     }
 
     step = 'allocate an IP address from cilium-agent';
-    const ipam = await agent.ipamAllocate({ family: 'ipv4', owner: `${cid}:${env.ifname}` });
+    const owner = `${cid}:${env.ifname}`;
+    const ipam = await agent.ipamAllocate({ family: 'ipv4', owner });
     const ip = ipam.address?.ipv4;
     const router = ipam.ipv4?.gateway ?? ipam['host-addressing']?.ipv4?.ip;
     if (!ip || !router) {
-      if (ip) undo.push({ what: `release IP ${ip}`, fn: () => agent.ipamRelease(ip) });
+      if (ip) undo.push({ what: `release IP ${ip}`, fn: () => agent.ipamRelease(ip, { owner }) });
       throw new CniError(CniCode.AGENT_API, 'CNI_AGENT_BAD_IPAM', 'cilium-agent returned an IPAM answer without address or gateway', {
         details: JSON.stringify(ipam),
         hint: 'the agent and the plugin disagree on the API; rebuild both from the same tree',
       });
     }
-    undo.push({ what: `release IP ${ip}`, fn: () => agent.ipamRelease(ip) });
+    undo.push({ what: `release IP ${ip}`, fn: () => agent.ipamRelease(ip, { owner }) });
     log.debug('allocated IP', { ip, router });
 
     step = `create veth ${hostName} <-> ${env.ifname}`;

@@ -4,7 +4,7 @@
  * netns, an unknown container or an unreachable agent are not errors (the agent case is logged).
  */
 import { Netlink } from '@cilium-ts/netlink';
-import { AgentUnreachableError, type Endpoint } from './agent-client.js';
+import { AgentApiError, AgentUnreachableError, type Endpoint } from './agent-client.js';
 import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniError, describeError } from './cni-error.js';
@@ -19,6 +19,8 @@ export async function cmdDel(ctx: CniContext): Promise<void> {
   const errors: CniError[] = [];
 
   // IPs this attachment holds: from prevResult (the runtime's cache), and from the agent's endpoint.
+  // The endpoint's IPs are released by the agent with the endpoint; prevResult's are released here
+  // (404: already free; 409: an endpoint, i.e. another pod by now, holds it: not ours any more).
   const ips = new Set<string>();
   const prev = parseResult(conf.prevResult);
   for (const ipc of prev.ips) {
@@ -27,6 +29,7 @@ export async function cmdDel(ctx: CniContext): Promise<void> {
     const addr = ipc.address.split('/')[0];
     if (addr && !addr.includes(':')) ips.add(addr);
   }
+  const owner = `${cid}:${env.ifname}`;
 
   try {
     let ep: Endpoint | undefined = await agent.endpointGet(epId);
@@ -42,10 +45,14 @@ export async function cmdDel(ctx: CniContext): Promise<void> {
     }
     for (const ip of ips) {
       try {
-        const released = await agent.ipamRelease(ip);
+        const released = await agent.ipamRelease(ip, { owner });
         log.debug('IP release', { ip, released });
       } catch (e) {
         if (e instanceof AgentUnreachableError) throw e;
+        if (e instanceof AgentApiError && e.status === 409) {
+          log.info('IP from prevResult is in use by another endpoint now; not releasing it', { ip, error: e.message });
+          continue;
+        }
         errors.push(toCniError(e, `DEL ${cid}/${env.ifname}: release IP ${ip}`));
       }
     }
