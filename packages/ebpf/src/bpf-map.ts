@@ -47,6 +47,7 @@ export class BpfMap {
   private readonly btfValueSize: number | undefined;
   private readonly ownsFd: boolean;
   private closed = false;
+  private _id: number | undefined;
 
   /** Prefer BpfObject.map(), BpfMap.fromPinned() or BpfMap.fromFd(). */
   constructor(d: BpfMapDescription, ownsFd: boolean) {
@@ -64,6 +65,18 @@ export class BpfMap {
     this.btfKeySize = d.btfKeySize;
     this.btfValueSize = d.btfValueSize;
     this.ownsFd = ownsFd;
+    this._id = d.id;
+  }
+
+  /** Kernel map id (BPF_OBJ_GET_INFO_BY_FD). */
+  get id(): number {
+    if (this._id === undefined) {
+      const info = Buffer.alloc(88);
+      const r = bpf(BpfCmd.OBJ_GET_INFO_BY_FD, new Attr().u32(0, this.fd).u32(4, info.length).ptr(8, addressOf(info)));
+      if (r < 0) throw kernelError('EBPF_MAP_INFO', `get info of map ${this.name}`, -r);
+      this._id = info.readUInt32LE(4);
+    }
+    return this._id;
   }
 
   /** 'hash', 'lru_hash', 'percpu_hash', 'ringbuf', ... */

@@ -274,6 +274,32 @@ describe('BpfObject (real kernel)', () => {
     }
   });
 
+  it('a stale pin with another definition fails the load with a hint', () => {
+    const root = path.join(bpffs, 'stale');
+    mkdirSync(root, { recursive: true });
+    const stale = path.join(root, 'test_pinned');
+    obj.map('test_lru').pin(stale); // LRU u32 -> u64: not what test_pinned declares
+    const o = BpfObject.open(objPath, { pinRoot: root });
+    try {
+      const e = expectBpfError(() => o.load(), 'EBPF_LOAD');
+      expect(e.hint).toContain('stale pin');
+      expect(e.message).toContain('test_pinned');
+    } finally {
+      o.close();
+      obj.map('test_lru').unpin(stale);
+    }
+    const fresh = BpfObject.open(objPath, { pinRoot: root });
+    try {
+      fresh.load();
+      const byId = BpfMap.fromId(fresh.map('test_pinned').id);
+      expect(byId.name).toBe('test_pinned');
+      expect(byId.btfValueType).toBe('__u32');
+      byId.close();
+    } finally {
+      fresh.close();
+    }
+  });
+
   it('pins and unpins explicitly; opening a missing pin is EBPF_OBJ_GET', () => {
     const dir = path.join(bpffs, 'manual');
     mkdirSync(dir, { recursive: true });

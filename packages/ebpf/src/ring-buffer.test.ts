@@ -63,6 +63,23 @@ describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
     }
   });
 
+  it('epoll wake-up delivers records without a timer', async () => {
+    const got: Buffer[] = [];
+    const rb = new RingBuffer(obj.map('test_events'), (b) => got.push(b), { wakeup: 'epoll' });
+    rb.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        obj.program('tc_count').testRun({ data: ipv4Frame(), repeat: 100 });
+        const want = (i + 1) * 100;
+        const deadline = Date.now() + 2000;
+        while (got.length < want && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+        expect(got.length).toBe(want);
+      }
+    } finally {
+      rb.stop();
+    }
+  });
+
   it('consume() without a timer; errors thrown by onRecord surface from consume()', () => {
     let n = 0;
     const rb = new RingBuffer(obj.map('test_events').fd, () => {

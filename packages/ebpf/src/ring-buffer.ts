@@ -10,6 +10,11 @@ import { MapType } from './sys.js';
 export interface RingBufferOptions {
   /** Poll interval of the timer started by start() (default 10 ms). */
   intervalMs?: number;
+  /**
+   * 'timer' (default): drain every intervalMs. 'epoll': let libuv watch the ring's epoll fd and drain
+   * when the kernel signals new data (no idle wake-ups, lower latency); still never blocks.
+   */
+  wakeup?: 'timer' | 'epoll';
   /** Called when onRecord throws during a timer-driven consume (default: the error is thrown, uncaught). */
   onError?: (err: unknown) => void;
 }
@@ -22,6 +27,8 @@ export class RingBuffer {
   private rb: Ptr | null = null;
   private cb: koffi.IKoffiRegisteredCallback | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private poller: koffi.node.PollHandle | null = null;
+  private readonly wakeup: 'timer' | 'epoll';
   private pending: unknown[] = [];
   private records = 0;
 
@@ -34,6 +41,7 @@ export class RingBuffer {
     this.onRecord = onRecord;
     this.intervalMs = opts.intervalMs ?? 10;
     this.onError = opts.onError;
+    this.wakeup = opts.wakeup ?? 'timer';
     this.open();
   }
 
@@ -62,18 +70,27 @@ export class RingBuffer {
     return rb;
   }
 
-  /** Start draining on a timer (unref'ed: it does not keep the process alive). Idempotent. */
+  private drain(): void {
+    try {
+      this.consume();
+    } catch (err) {
+      if (this.onError) this.onError(err);
+      else throw err;
+    }
+  }
+
+  /** Start draining on a timer or on epoll readiness (unref'ed: neither keeps the process alive). Idempotent. */
   start(): void {
-    this.open();
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      try {
-        this.consume();
-      } catch (err) {
-        if (this.onError) this.onError(err);
-        else throw err;
-      }
-    }, this.intervalMs);
+    const rb = this.open();
+    if (this.timer || this.poller) return;
+    if (this.wakeup === 'epoll') {
+      const efd = libbpf().ring_buffer__epoll_fd(rb);
+      this.poller = koffi.node.poll(efd, { readable: true }, () => this.drain());
+      this.poller.unref();
+      this.drain(); // what arrived before the watch started
+      return;
+    }
+    this.timer = setInterval(() => this.drain(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -102,6 +119,10 @@ export class RingBuffer {
     if (this.timer) {
       clearInterval(this.timer);
       this.timer = null;
+    }
+    if (this.poller) {
+      this.poller.close();
+      this.poller = null;
     }
     if (this.rb) {
       libbpf().ring_buffer__free(this.rb);

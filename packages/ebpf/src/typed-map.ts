@@ -30,7 +30,10 @@ export class TypedMap<K, V> {
   readonly map: MapHandle;
   readonly key: Codec<K>;
   readonly value: Codec<V>;
-  private readonly attr = new Attr();
+  // one prebuilt attr per single-element command: the hot path only encodes and calls
+  private readonly lookupAttr = new Attr();
+  private readonly updateAttr = new Attr();
+  private readonly deleteAttr = new Attr();
   private readonly keyBuf: Buffer;
   private readonly keyAddr: number;
   private readonly valBuf: Buffer;
@@ -46,6 +49,9 @@ export class TypedMap<K, V> {
     this.keyAddr = addressOf(this.keyBuf);
     this.valBuf = Buffer.alloc(Math.max(value.size, 8));
     this.valAddr = addressOf(this.valBuf);
+    this.lookupAttr.u32(0, map.fd).ptr(8, this.keyAddr).ptr(16, this.valAddr);
+    this.updateAttr.u32(0, map.fd).ptr(8, this.keyAddr).ptr(16, this.valAddr);
+    this.deleteAttr.u32(0, map.fd).ptr(8, this.keyAddr);
   }
 
   private what(op: string): string {
@@ -55,8 +61,7 @@ export class TypedMap<K, V> {
   /** The value for `k`, or undefined when there is none. */
   lookup(k: K): V | undefined {
     this.key.encode(k, this.keyBuf, 0);
-    const a = this.attr.reset().u32(0, this.map.fd).ptr(8, this.keyAddr).ptr(16, this.valAddr);
-    const r = bpf(BpfCmd.MAP_LOOKUP_ELEM, a);
+    const r = bpf(BpfCmd.MAP_LOOKUP_ELEM, this.lookupAttr);
     if (r === -ENOENT) return undefined;
     if (r < 0) throw kernelError('EBPF_MAP_LOOKUP', this.what('lookup'), -r);
     return this.value.decode(this.valBuf, 0);
@@ -66,8 +71,8 @@ export class TypedMap<K, V> {
   update(k: K, v: V, flags: UpdateFlag = 'any'): void {
     this.key.encode(k, this.keyBuf, 0);
     this.value.encode(v, this.valBuf, 0);
-    const a = this.attr.reset().u32(0, this.map.fd).ptr(8, this.keyAddr).ptr(16, this.valAddr).u64(24, updateFlags[flags]);
-    const r = bpf(BpfCmd.MAP_UPDATE_ELEM, a);
+    this.updateAttr.buf.writeUInt32LE(updateFlags[flags], 24);
+    const r = bpf(BpfCmd.MAP_UPDATE_ELEM, this.updateAttr);
     if (r < 0) {
       const errno = -r;
       const hint =
@@ -85,7 +90,7 @@ export class TypedMap<K, V> {
   /** Delete `k`; false if it was not there. */
   delete(k: K): boolean {
     this.key.encode(k, this.keyBuf, 0);
-    const r = bpf(BpfCmd.MAP_DELETE_ELEM, this.attr.reset().u32(0, this.map.fd).ptr(8, this.keyAddr));
+    const r = bpf(BpfCmd.MAP_DELETE_ELEM, this.deleteAttr);
     if (r === -ENOENT) return false;
     if (r < 0) throw kernelError('EBPF_MAP_DELETE', this.what('delete'), -r);
     return true;
@@ -93,14 +98,13 @@ export class TypedMap<K, V> {
 
   /** Iterate keys with BPF_MAP_GET_NEXT_KEY (its own buffers: safe to lookup/delete while iterating). */
   *keys(): IterableIterator<K> {
-    for (const kb of this.rawKeys()) yield this.key.decode(kb, 0);
+    for (const kb of this.rawKeys(Buffer.alloc(Math.max(this.key.size, 8)))) yield this.key.decode(kb, 0);
   }
 
-  private *rawKeys(): IterableIterator<Buffer> {
+  /** Yields `cur` filled with each key in turn. */
+  private *rawKeys(cur: Buffer, curAddr = addressOf(cur)): IterableIterator<Buffer> {
     const attr = new Attr();
-    const cur = Buffer.alloc(Math.max(this.key.size, 8));
     const next = Buffer.alloc(Math.max(this.key.size, 8));
-    const curAddr = addressOf(cur);
     const nextAddr = addressOf(next);
     let first = true;
     for (;;) {
@@ -118,9 +122,10 @@ export class TypedMap<K, V> {
   *entries(): IterableIterator<[K, V]> {
     const attr = new Attr();
     const val = Buffer.alloc(Math.max(this.value.size, 8));
-    const valAddr = addressOf(val);
-    for (const kb of this.rawKeys()) {
-      attr.reset().u32(0, this.map.fd).ptr(8, addressOf(kb)).ptr(16, valAddr);
+    const cur = Buffer.alloc(Math.max(this.key.size, 8));
+    const curAddr = addressOf(cur);
+    attr.u32(0, this.map.fd).ptr(8, curAddr).ptr(16, addressOf(val));
+    for (const kb of this.rawKeys(cur, curAddr)) {
       const r = bpf(BpfCmd.MAP_LOOKUP_ELEM, attr);
       if (r === -ENOENT) continue;
       if (r < 0) throw kernelError('EBPF_MAP_LOOKUP', this.what('lookup'), -r);
