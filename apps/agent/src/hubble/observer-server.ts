@@ -107,6 +107,11 @@ export class FlowObserver {
     this.ring.push(flow);
   }
 
+  /** Follow streams currently waiting for the next flow. */
+  get followers(): number {
+    return this.ring.waiting;
+  }
+
   /** The most recent decode failure, if any (for diagnostics). */
   get lastError(): HubbleError | undefined {
     return this.lastDecodeError;
