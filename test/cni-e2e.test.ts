@@ -277,6 +277,22 @@ describe('CHECK, DEL', () => {
     expect((await node.delPod(b)).exitCode).toBe(0);
   });
 
+  it('two attachments of one container (eth0, net1) are told apart by DEL and CHECK', async () => {
+    const first = await node.addPod({ ifname: 'eth0' });
+    const second = await node.addPod({ ifname: 'net1', containerId: first.containerId });
+    expect(second.ip).not.toBe(first.ip);
+    expect(node.lxcLinks()).toEqual(expect.arrayContaining([hostVethName(first.containerId, 'eth0'), hostVethName(first.containerId, 'net1')]));
+    const r = await node.delPod(second);
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(node.lxcLinks()).not.toContain(hostVethName(first.containerId, 'net1'));
+    const eps = (await node.agent.endpointList()).filter((e) => e.status['external-identifiers']['container-id'] === first.containerId);
+    expect(eps.map((e) => e.status.networking.addressing[0]?.ipv4)).toEqual([first.ip]);
+    expect((await node.agent.healthz()).ipam?.ipv4).not.toContain(second.ip);
+    const c = await node.cni('CHECK', first, { prevResult: first.result });
+    expect(c.exitCode, c.stdout).toBe(0);
+    expect((await node.delPod(first)).exitCode).toBe(0);
+  });
+
   it('DEL without prevResult still releases the IP (the agent knows it) and the address is reusable', async () => {
     const before = await ipamAllocated(node);
     const pod = await node.addPod();

@@ -9,6 +9,7 @@ import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniCode, CniError, describeError } from './cni-error.js';
 import { formatResult, mergeResults, parseResult, type CniResult } from './cni-result.js';
+import { findEndpoint } from './find-endpoint.js';
 import { hostVethName } from './host-veth-name.js';
 import { closeFd, openPodNetns, writeSysctlInNetns } from './pod-netns.js';
 
@@ -98,7 +99,13 @@ export async function cmdAdd(ctx: CniContext): Promise<Record<string, unknown>> 
     if (env.args.k8sPodName) req['k8s-pod-name'] = env.args.k8sPodName;
     if (env.args.k8sPodNamespace) req['k8s-namespace'] = env.args.k8sPodNamespace;
     // A failed PUT may have left a half-made endpoint behind: its undo comes first.
-    undo.push({ what: `delete endpoint ${epId}`, fn: () => agent.endpointDelete(epId) });
+    undo.push({
+      what: `delete endpoint ${epId}/${env.ifname}`,
+      fn: async () => {
+        const ep = await findEndpoint(agent, cid, env.ifname);
+        return ep ? agent.endpointDelete(ep.id) : false;
+      },
+    });
     const ep = await agent.endpointPut(epId, req);
     log.info('endpoint created', { endpoint: ep?.id, ip, interface: hostName });
 

@@ -8,6 +8,7 @@ import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniCode, CniError } from './cni-error.js';
 import { parseResult } from './cni-result.js';
+import { findEndpoint } from './find-endpoint.js';
 import { hostVethName } from './host-veth-name.js';
 import { closeFd, openPodNetns } from './pod-netns.js';
 
@@ -30,7 +31,7 @@ export async function cmdCheck(ctx: CniContext): Promise<void> {
 
   let ep;
   try {
-    ep = await agent.endpointGet(epId);
+    ep = await findEndpoint(agent, cid, env.ifname);
   } catch (e) {
     throw toCniError(e, `CHECK ${cid}/${env.ifname}: look up endpoint ${epId}`);
   }

@@ -4,11 +4,12 @@
  * netns, an unknown container or an unreachable agent are not errors (the agent case is logged).
  */
 import { Netlink } from '@cilium-ts/netlink';
-import { AgentApiError, AgentUnreachableError, type Endpoint } from './agent-client.js';
+import { AgentApiError, AgentUnreachableError } from './agent-client.js';
 import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniError, describeError } from './cni-error.js';
 import { parseResult } from './cni-result.js';
+import { findEndpoint } from './find-endpoint.js';
 import { hostVethName } from './host-veth-name.js';
 
 export async function cmdDel(ctx: CniContext): Promise<void> {
@@ -32,15 +33,10 @@ export async function cmdDel(ctx: CniContext): Promise<void> {
   const owner = `${cid}:${env.ifname}`;
 
   try {
-    let ep: Endpoint | undefined = await agent.endpointGet(epId);
-    const epIfname = ep?.status?.networking?.['container-interface-name'];
-    if (ep && epIfname && epIfname !== env.ifname) {
-      log.info('endpoint of this container belongs to another interface; leaving it', { endpoint: ep.id, interface: epIfname });
-      ep = undefined;
-    }
+    const ep = await findEndpoint(agent, cid, env.ifname);
     if (ep) {
       for (const a of ep.status?.networking?.addressing ?? []) if (a.ipv4) ips.add(a.ipv4);
-      const deleted = await agent.endpointDelete(epId);
+      const deleted = await agent.endpointDelete(ep.id);
       log.debug('endpoint delete', { endpoint: ep.id, deleted });
     }
     for (const ip of ips) {
