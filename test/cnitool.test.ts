@@ -4,24 +4,17 @@
 // cnitool runs inside the node netns (as a kubelet/containerd on that node would), so the host-side veth
 // lands next to the agent; the pod is its own netns under /run/netns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './lib/cni-runner.js';
+import { TestNode } from './lib/node-harness.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = REPO_ROOT;
 const suffix = randomBytes(3).toString('hex');
-const nodeNs = `cts-cnode-${suffix}`;
-const podNs = `cts-cpod-${suffix}`;
 const netName = `cts-cnitool-${suffix}`;
-const hostDevice = `cth${suffix}`;
 const ifName = 'eth0';
-// A /24 inside 10.0.0.0/8 picked at random; it exists only inside the netns this test creates.
-const podCidr = `10.${200 + (randomBytes(1)[0]! % 50)}.${randomBytes(1)[0]!}.0/24`;
-const routerIp = podCidr.replace(/0\/24$/, '1');
 
 interface CniInterface { name: string; mac?: string; sandbox?: string }
 interface CniIp { address: string; gateway?: string; interface?: number }
@@ -29,8 +22,8 @@ interface CniResult { cniVersion: string; interfaces?: CniInterface[]; ips?: Cni
 interface IpAddrInfo { family: string; local: string; prefixlen: number }
 interface IpLink { ifname: string; ifindex: number; address?: string; addr_info?: IpAddrInfo[] }
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; allowFail?: boolean } = {}): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env, input: opts.input ?? '', timeout: 60_000 });
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env, input: '', timeout: 120_000 });
   if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
   if (!opts.allowFail && r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.status)}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
@@ -55,28 +48,12 @@ function links(ns: string): IpLink[] {
   return JSON.parse(run('ip', ['-n', ns, '-j', 'addr', 'show']).stdout || '[]') as IpLink[];
 }
 
-function httpGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((res, rej) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: 2000 }, (resp) => {
-      let body = '';
-      resp.setEncoding('utf8');
-      resp.on('data', (c: string) => (body += c));
-      resp.on('end', () => res({ status: resp.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', rej);
-    req.end();
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('cnitool (upstream CNI client) drives cilium-cni against a real agent', () => {
-  let tmp = '';
-  let bpfRoot = '';
-  let agentSock = '';
-  let agent: ChildProcess | undefined;
-  let agentLog = '';
+  let node: TestNode | undefined;
+  let nodeNs = '';
+  let podNs = '';
+  let podCidr = '';
+  let routerIp = '';
   let toolsBin = '';
   let cnitoolEnv: NodeJS.ProcessEnv = {};
   let addResult: CniResult | undefined;
@@ -90,11 +67,8 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
     });
 
   beforeAll(async () => {
-    const agentBin = join(root, 'bin', 'cilium-agent');
     const cniBin = join(root, 'bin', 'cilium-cni');
-    for (const b of [agentBin, cniBin]) {
-      if (!existsSync(b)) throw new Error(`${b} is missing: run \`make build\` (node scripts/build.mjs) first`);
-    }
+    if (!existsSync(cniBin)) throw new Error(`${cniBin} is missing: run \`make build\` (node scripts/build.mjs) first`);
     const conflistPath = join(root, 'install', 'cni', '05-cilium.conflist');
     if (!existsSync(conflistPath)) throw new Error(`${conflistPath} is missing: the example conflist is part of the CNI deliverable`);
 
@@ -102,46 +76,18 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
     toolsBin = built.stdout.trim().split('\n').pop() ?? '';
     expect(existsSync(join(toolsBin, 'cnitool'))).toBe(true);
 
-    tmp = mkdtempSync(join(tmpdir(), `cts-cnitool-${suffix}-`));
-    bpfRoot = join(tmp, 'bpffs');
-    agentSock = join(tmp, 'cilium.sock');
-    const stateDir = join(tmp, 'state');
-    const netconfDir = join(tmp, 'net.d');
-    const cniPathDir = join(tmp, 'cni-bin');
-    for (const d of [bpfRoot, stateDir, netconfDir, cniPathDir]) mkdirSync(d, { recursive: true });
+    // The real agent in a fresh node netns (the shared harness), and an empty pod netns.
+    node = await TestNode.start();
+    nodeNs = node.netnsName;
+    podCidr = node.podCidr;
+    routerIp = node.routerIp;
+    podNs = node.newPodNetns().netnsName;
 
-    run('ip', ['netns', 'add', nodeNs]);
-    run('ip', ['-n', nodeNs, 'link', 'set', 'lo', 'up']);
-    run('ip', ['netns', 'add', podNs]);
-
-    // The agent runs in the node netns (nsenter execs it: the child's pid is the agent's).
-    agent = spawn(
-      'nsenter',
-      [
-        `--net=/run/netns/${nodeNs}`, '--', process.execPath, agentBin,
-        '--pod-cidr', podCidr,
-        '--state-dir', stateDir,
-        '--bpf-root', bpfRoot,
-        '--socket-path', agentSock,
-        '--hubble-socket-path', join(tmp, 'hubble.sock'),
-        '--host-device', hostDevice,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    agent.stdout?.on('data', (c: Buffer) => (agentLog += c.toString()));
-    agent.stderr?.on('data', (c: Buffer) => (agentLog += c.toString()));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (agent.exitCode !== null || agent.signalCode !== null) {
-        throw new Error(`cilium-agent exited (${String(agent.exitCode ?? agent.signalCode)}) before it was healthy:\n${agentLog}`);
-      }
-      const h = await httpGet(agentSock, '/v1/healthz').catch(() => undefined);
-      if (h?.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`cilium-agent not healthy on ${agentSock} after 30 s:\n${agentLog}`);
-      await sleep(100);
-    }
-
-    // The shipped example conflist, pointed at this test's agent, under a unique network name.
+    // The shipped example conflist, pointed at this node's agent, under a unique network name.
+    const netconfDir = join(node.tmpDir, 'net.d');
+    const cniPathDir = join(node.tmpDir, 'cni-bin');
+    mkdirSync(netconfDir, { recursive: true });
+    mkdirSync(cniPathDir, { recursive: true });
     const base = JSON.parse(readFileSync(conflistPath, 'utf8')) as { plugins: Array<Record<string, unknown>> } & Record<string, unknown>;
     const plugin = base.plugins.find((p) => p['type'] === 'cilium-cni');
     if (!plugin) throw new Error(`${conflistPath} has no plugin of type cilium-cni`);
@@ -149,7 +95,7 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
       ...base,
       cniVersion: '1.1.0',
       name: netName,
-      plugins: base.plugins.map((p) => (p === plugin ? { ...p, 'socket-path': agentSock, 'log-file': join(tmp, 'cilium-cni.log') } : p)),
+      plugins: base.plugins.map((p) => (p === plugin ? { ...p, 'socket-path': node!.socketPath, 'log-file': join(node!.tmpDir, 'cilium-cni.log') } : p)),
     };
     writeFileSync(join(netconfDir, '05-cilium.conflist'), JSON.stringify(conf, null, 2));
     symlinkSync(cniBin, join(cniPathDir, 'cilium-cni'));
@@ -164,19 +110,7 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
   });
 
   afterAll(async () => {
-    if (agent && agent.pid !== undefined && agent.exitCode === null && agent.signalCode === null) {
-      const exited = new Promise<void>((r) => agent!.once('exit', () => r()));
-      process.kill(agent.pid, 'SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (agent.exitCode === null && agent.signalCode === null) {
-        process.kill(agent.pid, 'SIGKILL');
-        await Promise.race([exited, sleep(2000)]);
-      }
-    }
-    spawnSync('ip', ['netns', 'del', podNs]);
-    spawnSync('ip', ['netns', 'del', nodeNs]);
-    if (bpfRoot) spawnSync('umount', ['-l', bpfRoot]);
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await node?.stop();
     // libcni's result cache for this network (DEL removes it; this covers a failed run).
     const cacheDir = '/var/lib/cni/results';
     if (existsSync(cacheDir)) {
@@ -226,9 +160,8 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
   });
 
   it('the agent knows the endpoint', async () => {
-    const r = await httpGet(agentSock, '/v1/endpoint');
-    expect(r.status).toBe(200);
-    expect(r.body).toContain(podIp);
+    const eps = await node!.agent.endpointList();
+    expect(JSON.stringify(eps)).toContain(podIp);
   });
 
   it('CHECK succeeds on the intact pod', () => {
@@ -246,9 +179,8 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
     cnitool('del');
     expect(links(nodeNs).some((l) => l.ifname === hostVeth)).toBe(false);
     expect(links(podNs).some((l) => l.ifname === ifName)).toBe(false);
-    const eps = await httpGet(agentSock, '/v1/endpoint');
-    expect(eps.status).toBe(200);
-    expect(eps.body).not.toContain(podIp);
+    const eps = await node!.agent.endpointList();
+    expect(JSON.stringify(eps)).not.toContain(podIp);
     const again = cnitool('del', true);
     expect(again.status, `second cnitool del: ${again.stderr}`).toBe(0);
   });
