@@ -26,5 +26,5 @@ protoc -I . -I "$wkt" \
   --plugin=protoc-gen-es="$plugin" \
   --es_out="$out" \
   --es_opt=target=ts,import_extension=js \
-  flow/flow.proto observer/observer.proto peer/peer.proto relay/relay.proto
+  flow/flow.proto observer/observer.proto peer/peer.proto relay/relay.proto grpc/health/v1/health.proto
 echo "gen-proto: wrote $(find "$out" -name '*.ts' | wc -l) files to ${out#$root/}"

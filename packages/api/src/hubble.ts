@@ -5,3 +5,4 @@ export * from './gen/flow/flow_pb.js';
 export * from './gen/observer/observer_pb.js';
 export * from './gen/relay/relay_pb.js';
 export * as peer from './gen/peer/peer_pb.js';
+export * as health from './gen/grpc/health/v1/health_pb.js';

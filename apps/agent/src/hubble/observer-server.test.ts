@@ -16,6 +16,7 @@ import {
   ServerStatusResponseSchema,
   ServerStatusRequestSchema,
   Verdict,
+  health,
   type GetFlowsResponse,
 } from '@cilium-ts/api/hubble';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,13 +76,13 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
 }
 
 /** One unary or server-streaming gRPC call spoken by hand over HTTP/2 (length-prefixed protobuf frames). */
-async function rawGrpc(socket: string, method: string, body: Uint8Array): Promise<{ status: string | undefined; messages: Buffer[]; contentType: string | undefined }> {
+async function rawGrpc(socket: string, method: string, body: Uint8Array, service = 'observer.Observer'): Promise<{ status: string | undefined; messages: Buffer[]; contentType: string | undefined }> {
   const session = http2.connect('http://localhost', { createConnection: () => net.connect(socket) });
   try {
     return await new Promise((resolve, reject) => {
       const req = session.request({
         ':method': 'POST',
-        ':path': `/observer.Observer/${method}`,
+        ':path': `/${service}/${method}`,
         'content-type': 'application/grpc+proto',
         te: 'trailers',
       });
@@ -120,6 +121,12 @@ async function rawGrpc(socket: string, method: string, body: Uint8Array): Promis
   }
 }
 
+beforeAll(() => {
+  const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { encoding: 'utf8', cwd: ROOT });
+  if (b.status !== 0) throw new Error(`node scripts/build.mjs failed: ${b.stderr}`);
+  expect(existsSync(HUBBLE)).toBe(true);
+});
+
 describe('FlowObserver over a unix socket with the real hubble CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), `hubble-${randomBytes(3).toString('hex')}-`));
   const socket = join(dir, 'sub', 'hubble.sock');
@@ -128,9 +135,6 @@ describe('FlowObserver over a unix socket with the real hubble CLI', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { encoding: 'utf8', cwd: ROOT });
-    if (b.status !== 0) throw new Error(`node scripts/build.mjs failed: ${b.stderr}`);
-    expect(existsSync(HUBBLE)).toBe(true);
     await obs.serve(socket);
     obs.onEvent(ev({})); // TCP SYN client -> server, from-endpoint
     obs.onEvent(ev({ subtype: 0, ctState: 3, tcpFlags: 18, srcEp: 202, dstEp: 101, saddr: '10.200.0.22', daddr: '10.200.0.11', sport: 8080, dport: 40000, dir: 2 }));
@@ -218,7 +222,7 @@ describe('FlowObserver over a unix socket with the real hubble CLI', () => {
     expect(bad.stderr).toMatch(/invalid destination_ip filter/);
   });
 
-  it('--follow receives flows pushed after it connected, and ends when the observer stops', async () => {
+  it('--follow receives flows pushed after it connected; SIGTERM ends it cleanly', async () => {
     const child = spawn(process.execPath, [HUBBLE, 'observe', '--server', server, '--follow', '-o', 'json', '--protocol', 'udp'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -263,6 +267,9 @@ describe('FlowObserver over a unix socket with the real hubble CLI', () => {
     expect(s.uptimeNs).toBeGreaterThan(0n);
     const nodes = await rawGrpc(socket, 'GetNodes', new Uint8Array());
     expect(nodes.status).toBe('0');
+    const hc = await rawGrpc(socket, 'Check', new Uint8Array(), 'grpc.health.v1.Health');
+    expect(hc.status).toBe('0');
+    expect(fromBinary(health.HealthCheckResponseSchema, hc.messages[0]!).status).toBe(health.HealthCheckResponse_ServingStatus.SERVING);
     const unknown = await rawGrpc(socket, 'GetAgentEvents', new Uint8Array());
     expect(unknown.status).toBe('12'); // UNIMPLEMENTED
   });
@@ -293,6 +300,32 @@ describe('FlowObserver over a unix socket with the real hubble CLI', () => {
     expect(next.value?.responseTypes.case === 'flow' && next.value.responseTypes.value.l4?.protocol.case === 'TCP' ? next.value.responseTypes.value.l4.protocol.value.sourcePort : -1).toBe(5);
     ac.abort();
     expect((await it.next()).done).toBe(true);
+  });
+});
+
+describe('FlowObserver.stop with a follower connected', () => {
+  it('ends the follow stream, closes the connection and removes the socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `hubble-${randomBytes(3).toString('hex')}-`));
+    const socket = join(dir, 'h.sock');
+    const o = new FlowObserver({ nodeName: 'stopper', resolver });
+    try {
+      await o.serve(socket);
+      const child = spawn(process.execPath, [HUBBLE, 'observe', '--server', `unix://${socket}`, '-f', '-o', 'compact'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      await until(() => o.followers > 0, 'the follower to connect');
+      o.onEvent(ev({}));
+      await until(() => out.includes('TCP Flags: SYN'), 'the flow');
+      const t0 = Date.now();
+      await o.stop();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(existsSync(socket)).toBe(false);
+      expect(await exited).toBe(0);
+    } finally {
+      await o.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -27,6 +27,7 @@ import {
   type GetNamespacesResponse,
   type GetNodesResponse,
   type ServerStatusResponse,
+  health,
 } from '@cilium-ts/api/hubble';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { compileFilters, type FlowPredicate } from './flow-filter.js';
@@ -266,6 +267,15 @@ export class FlowObserver {
     }
   }
 
+  private async *healthWatch(known: boolean, signal: AbortSignal): AsyncGenerator<health.HealthCheckResponse> {
+    const { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus: Serving } = health;
+    yield create(HealthCheckResponseSchema, { status: known ? Serving.SERVING : Serving.SERVICE_UNKNOWN });
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
   routes(router: ConnectRouter): void {
     router.service(Observer, {
       getFlows: (req: GetFlowsRequest, ctx: HandlerContext) =>
@@ -273,6 +283,16 @@ export class FlowObserver {
       serverStatus: () => this.serverStatusResponse(),
       getNodes: () => this.nodesResponse(),
       getNamespaces: () => this.namespacesResponse(),
+    });
+    // grpc.health.v1, which upstream `hubble status` checks first
+    const { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus: Serving } = health;
+    const known = (service: string): boolean => service === '' || service === 'observer.Observer';
+    router.service(Health, {
+      check: (req) => {
+        if (!known(req.service)) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+        return create(HealthCheckResponseSchema, { status: Serving.SERVING });
+      },
+      watch: (req, ctx) => this.healthWatch(known(req.service), AbortSignal.any([ctx.signal, this.lifetime.signal])),
     });
   }
 

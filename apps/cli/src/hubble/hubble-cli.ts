@@ -4,7 +4,8 @@ import { Command, Option } from 'commander';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { FlowPrinter, OUTPUT_FORMATS, type OutputFormat } from './flow-printer.js';
 import { buildGetFlowsRequest, type ObserveFlags } from './observe-request.js';
-import { DEFAULT_HUBBLE_SERVER, HubbleClientError, createObserverClient } from './observer-client.js';
+import { health } from '@cilium-ts/api/hubble';
+import { DEFAULT_HUBBLE_SERVER, HubbleClientError, createHealthClient, createObserverClient } from './observer-client.js';
 import { formatServerStatus } from './status-printer.js';
 
 export interface HubbleIo {
@@ -155,11 +156,21 @@ export function buildHubbleProgram(io: HubbleIo): Command {
       const server = String(opts['server']);
       const output = opts['output'] as OutputFormat;
       try {
-        const client = createObserverClient(server, { timeoutMs: 5000 });
-        const s = await client.serverStatus({});
-        if (output === 'compact') io.out(`Healthcheck (via ${server}): Ok\n`);
+        // like upstream: the standard gRPC health check first, then ServerStatus
+        let hc = 'Ok';
+        try {
+          const h = await createHealthClient(server, { timeoutMs: 5000 }).check({});
+          const Serving = health.HealthCheckResponse_ServingStatus;
+          if (h.status !== Serving.SERVING) hc = Serving[h.status] ?? String(h.status);
+        } catch (e) {
+          if (!(e instanceof ConnectError && e.code === Code.Unimplemented)) throw e;
+        }
+        if (hc !== 'Ok') throw new HubbleClientError('HUBBLE_UNHEALTHY', `Healthcheck (via ${server}): ${hc}`, 'check the agent log');
+        const s = await createObserverClient(server, { timeoutMs: 5000 }).serverStatus({});
+        if (output === 'compact') io.out(`Healthcheck (via ${server}): ${hc}\n`);
         io.out(formatServerStatus(s, output));
       } catch (e) {
+        if (e instanceof HubbleClientError) throw e;
         const { msg, hint } = describeError(e, server);
         throw new HubbleClientError('HUBBLE_STATUS', msg, hint);
       }

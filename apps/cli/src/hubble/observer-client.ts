@@ -1,9 +1,9 @@
 // gRPC client of observer.Observer over HTTP/2: `unix:///path/to.sock`, `unix:path`, or `host:port`
 // (optionally `http://host:port`), as the hubble CLI's --server accepts.
 import * as net from 'node:net';
-import { createClient, type Client } from '@connectrpc/connect';
+import { createClient, type Client, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { Observer } from '@cilium-ts/api/hubble';
+import { Observer, health } from '@cilium-ts/api/hubble';
 
 export const DEFAULT_HUBBLE_SERVER = 'unix:///var/run/cilium/hubble.sock';
 
@@ -39,19 +39,25 @@ export function parseServer(server: string): ServerAddress {
   return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-/** A client whose HTTP/2 session dials the unix socket (or TCP address) given. */
-export function createObserverClient(server: string, opts: { timeoutMs?: number } = {}): ObserverClient {
+/** A gRPC transport whose HTTP/2 session dials the unix socket (or TCP address) given. */
+export function createHubbleTransport(server: string, opts: { timeoutMs?: number } = {}): Transport {
   const addr = parseServer(server);
-  const transport =
-    addr.kind === 'unix'
-      ? createGrpcTransport({
-          baseUrl: 'http://localhost',
-          nodeOptions: { createConnection: () => net.connect(addr.path) },
-          ...(opts.timeoutMs !== undefined ? { defaultTimeoutMs: opts.timeoutMs } : {}),
-        })
-      : createGrpcTransport({
-          baseUrl: `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`,
-          ...(opts.timeoutMs !== undefined ? { defaultTimeoutMs: opts.timeoutMs } : {}),
-        });
-  return createClient(Observer, transport);
+  const timeout = opts.timeoutMs !== undefined ? { defaultTimeoutMs: opts.timeoutMs } : {};
+  return addr.kind === 'unix'
+    ? createGrpcTransport({
+        baseUrl: 'http://localhost',
+        nodeOptions: { createConnection: () => net.connect(addr.path) },
+        ...timeout,
+      })
+    : createGrpcTransport({ baseUrl: `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`, ...timeout });
+}
+
+export function createObserverClient(server: string, opts: { timeoutMs?: number } = {}): ObserverClient {
+  return createClient(Observer, createHubbleTransport(server, opts));
+}
+
+export type HealthClient = Client<typeof health.Health>;
+
+export function createHealthClient(server: string, opts: { timeoutMs?: number } = {}): HealthClient {
+  return createClient(health.Health, createHubbleTransport(server, opts));
 }
