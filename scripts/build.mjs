@@ -19,7 +19,7 @@ const banner = [
   "import { createRequire as __cilium_createRequire } from 'node:module';",
   'const require = __cilium_createRequire(import.meta.url);',
 ].join('\n');
-await Promise.all(
+const results = await Promise.allSettled(
   Object.entries(entries)
     .filter(([, src]) => existsSync(join(root, src)))
     .map(async ([name, src]) => {
@@ -40,3 +40,6 @@ await Promise.all(
       chmodSync(outfile, 0o755);
     }),
 );
+const failed = results.filter((r) => r.status === 'rejected');
+for (const f of failed) console.error(`build: ${f.reason instanceof Error ? f.reason.message : String(f.reason)}`);
+if (failed.length > 0) process.exit(1);

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { AgentClient } from '../../apps/cni/src/agent-client.js';
+import { AgentClient } from '@cilium-ts/api';
 import { runCni, type CniRun, REPO_ROOT } from './cni-runner.js';
 import { addNetns, delNetns, sh, uniqueName } from './netns.js';
 

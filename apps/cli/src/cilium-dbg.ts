@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AgentClient, AgentClientError, DEFAULT_AGENT_SOCKET, MAP_CT4, MAP_ENDPOINTS, ctEntryCodec, ctKey4Codec, endpointInfoCodec, endpointKeyCodec, type Endpoint } from '@cilium-ts/api';
+import { AgentClient, DEFAULT_SOCKET_PATH, parseAgentHost, MAP_CT4, MAP_ENDPOINTS, ctEntryCodec, ctKey4Codec, endpointInfoCodec, endpointKeyCodec, type Endpoint } from '@cilium-ts/api';
 import { BpfMap } from '@cilium-ts/ebpf';
+import { CliError } from './cli-error.js';
 import { formatTable } from './dbg/format-table.js';
 import { ctLine, ctRow } from './dbg/ct-format.js';
 
 const program = new Command('cilium-dbg')
   .description('cilium-ts agent debug CLI')
-  .option('-H, --host <uri>', 'agent API socket (unix:///path)', process.env.CILIUM_SOCK ?? `unix://${DEFAULT_AGENT_SOCKET}`)
+  .option('-H, --host <uri>', 'agent API socket (unix:///path)', process.env.CILIUM_SOCK ?? `unix://${DEFAULT_SOCKET_PATH}`)
   .option('--bpf-root <dir>', 'bpffs root of the agent (default: asked from the agent)');
 
-const client = () => new AgentClient(program.opts<{ host: string }>().host);
+const client = () => new AgentClient({ socketPath: parseAgentHost(program.opts<{ host: string }>().host) });
 const out = (s: string): void => void process.stdout.write(s);
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2) + '\n');
 
@@ -65,7 +66,7 @@ endpoint
   .description('show one endpoint (numeric id or container-id:<id>)')
   .action(async (id: string) => {
     const e = await client().endpointGet(id);
-    if (!e) throw new AgentClientError('ENDPOINT_NOT_FOUND', `endpoint ${id} not found`, 'list them with `cilium-dbg endpoint list`');
+    if (!e) throw new CliError('ENDPOINT_NOT_FOUND', `endpoint ${id} not found`, 'list them with `cilium-dbg endpoint list`');
     json(e);
   });
 
@@ -91,7 +92,7 @@ bpf
   .description('list CT entries (scope: global)')
   .option('-o, --output <fmt>', 'json')
   .action(async (scope: string, o: { output?: string }) => {
-    if (scope !== 'global') throw new AgentClientError('DBG_BAD_SCOPE', `unknown CT scope "${scope}"`, 'use `bpf ct list global`');
+    if (scope !== 'global') throw new CliError('DBG_BAD_SCOPE', `unknown CT scope "${scope}"`, 'use `bpf ct list global`');
     const map = openPinned(await pinDir(), MAP_CT4).typed(ctKey4Codec, ctEntryCodec);
     const now = process.hrtime.bigint();
     const rows = map.lookupBatch().map(([k, v]) => ctRow(k, v, now));

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { AgentClient, DEFAULT_AGENT_SOCKET } from '@cilium-ts/api';
+import { AgentClient, DEFAULT_SOCKET_PATH } from '@cilium-ts/api';
 import { CILIUM_COMPAT_VERSION, CILIUM_TS_VERSION } from './version.js';
 
 // `cilium`: the install/status CLI. Until the Kubernetes lab lands, status reads one node's agent.
@@ -15,9 +15,9 @@ program
 program
   .command('status')
   .description("show the health of this node's agent")
-  .option('--agent-socket <path>', 'agent API socket', DEFAULT_AGENT_SOCKET)
+  .option('--agent-socket <path>', 'agent API socket', DEFAULT_SOCKET_PATH)
   .action(async (o: { agentSocket: string }) => {
-    const s = await new AgentClient(o.agentSocket).healthz();
+    const s = await new AgentClient({ socketPath: o.agentSocket }).healthz();
     const hub = s.hubble.observer ? `${s.hubble.state} (${s.hubble.observer['current-flows']}/${s.hubble.observer['max-flows']} flows)` : s.hubble.state;
     process.stdout.write(
       [

@@ -4,7 +4,7 @@
  * the endpoint registered with the agent. Every step registers its undo; any failure runs them all.
  */
 import { Netlink } from '@cilium-ts/netlink';
-import type { EndpointChangeRequest } from './agent-client.js';
+import type { EndpointChangeRequest } from '@cilium-ts/api';
 import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniCode, CniError, describeError } from './cni-error.js';

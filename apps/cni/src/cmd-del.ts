@@ -4,7 +4,7 @@
  * netns, an unknown container or an unreachable agent are not errors (the agent case is logged).
  */
 import { Netlink } from '@cilium-ts/netlink';
-import { AgentApiError, AgentUnreachableError } from './agent-client.js';
+import { AgentApiError, AgentUnreachableError } from '@cilium-ts/api';
 import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniError, describeError } from './cni-error.js';

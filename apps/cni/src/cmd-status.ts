@@ -1,5 +1,5 @@
 /** CNI STATUS: ready when the agent answers /v1/healthz with state Ok and the IP pool is not exhausted. */
-import { AgentApiError } from './agent-client.js';
+import { AgentApiError } from '@cilium-ts/api';
 import type { CniContext } from './cni-context.js';
 import { toCniError } from './cni-context.js';
 import { CniCode, CniError } from './cni-error.js';

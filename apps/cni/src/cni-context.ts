@@ -1,5 +1,5 @@
 /** What every command gets: the validated env and config, a logger and an agent client. */
-import { AgentApiError, AgentClient, AgentUnreachableError } from './agent-client.js';
+import { AgentApiError, AgentClient, AgentUnreachableError } from '@cilium-ts/api';
 import type { CniEnv } from './cni-env.js';
 import { CniCode, CniError, kernelError } from './cni-error.js';
 import type { Logger } from './logger.js';

@@ -1,4 +1,4 @@
-import type { AgentClient, Endpoint } from './agent-client.js';
+import type { AgentClient, Endpoint } from '@cilium-ts/api';
 
 /**
  * The agent's endpoint of one attachment (container id + CNI_IFNAME). `container-id:<cid>` names the

@@ -7,7 +7,7 @@
  * lazily by the commands that touch the kernel.
  */
 import { readFileSync } from 'node:fs';
-import { AgentClient } from './agent-client.js';
+import { AgentClient } from '@cilium-ts/api';
 import { parseCommand, parseEnv, type CniCommand } from './cni-env.js';
 import { CniCode, CniError, describeError } from './cni-error.js';
 import type { CniContext } from './cni-context.js';

@@ -5,7 +5,7 @@
 import { CniCode, CniError } from './cni-error.js';
 import type { CniCommand } from './cni-env.js';
 import { compareVersions, isSupportedVersion, SUPPORTED_VERSIONS } from './cni-version.js';
-import { DEFAULT_SOCKET_PATH } from './agent-client.js';
+import { DEFAULT_SOCKET_PATH } from '@cilium-ts/api';
 
 export interface Attachment {
   containerID: string;

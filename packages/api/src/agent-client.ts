@@ -1,116 +1,183 @@
+/**
+ * A small typed client of the agent REST API over its unix socket (node:http with `socketPath`,
+ * no keep-alive: one short-lived process, one request at a time, nothing left open on exit).
+ * Shared by the CNI plugin and the CLI.
+ */
 import { request } from 'node:http';
-import type { DaemonConfigurationResponse, Endpoint, EndpointChangeRequest, IpamResponse, StatusResponse } from './models.js';
+import type {
+  ApiError,
+  DaemonConfigurationResponse,
+  Endpoint,
+  EndpointChangeRequest,
+  IpamResponse,
+  StatusResponse,
+} from './models.js';
 
-export const DEFAULT_AGENT_SOCKET = '/var/run/cilium/cilium.sock';
+type ApiErrorBody = Partial<ApiError>;
 
-/** A failed agent call: `code` is the agent's error code, or AGENT_UNREACHABLE when nothing answered. */
-export class AgentClientError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint: string,
-    readonly status?: number,
-    readonly errno?: string,
-  ) {
-    super(message);
-    this.name = 'AgentClientError';
-  }
-}
+export const DEFAULT_SOCKET_PATH = '/var/run/cilium/cilium.sock';
 
-/** Accepts `unix:///path`, `unix:/path` or a bare path. */
+/** Accepts `unix:///path`, `unix:/path` or a bare path (the forms of `cilium-dbg -H`). */
 export function parseAgentHost(host: string): string {
   return host.replace(/^unix:\/\//, '').replace(/^unix:/, '');
 }
 
-/** Client of the agent REST API on its unix socket (one connection per call, no keep-alive). */
+/** The agent could not be reached at all (no socket, connection refused, timeout). */
+export class AgentUnreachableError extends Error {
+  override readonly name = 'AgentUnreachableError';
+  readonly code = 'AGENT_UNREACHABLE';
+  readonly errno: number | undefined;
+  readonly hint: string;
+  readonly socketPath: string;
+  constructor(socketPath: string, op: string, cause: unknown) {
+    const c = cause as { code?: unknown; errno?: unknown; message?: unknown } | undefined;
+    const why = typeof c?.code === 'string' ? c.code : typeof c?.message === 'string' ? c.message : String(cause);
+    super(`${op}: cannot reach cilium-agent at unix://${socketPath} (${why})`, { cause });
+    this.socketPath = socketPath;
+    this.errno = typeof c?.errno === 'number' ? Math.abs(c.errno) : undefined;
+    this.hint = `is cilium-agent running? (it serves its API on ${socketPath}; check the agent's --socket-path and the netconf "socket-path")`;
+  }
+}
+
+/** The agent answered with a 4xx/5xx status. */
+export class AgentApiError extends Error {
+  override readonly name = 'AgentApiError';
+  /** The agent's error code (e.g. `IPAM_EXHAUSTED`), or `AGENT_HTTP_<status>`. */
+  readonly code: string;
+  readonly status: number;
+  readonly errno: number | undefined = undefined;
+  readonly hint: string;
+  constructor(op: string, status: number, body: ApiErrorBody | undefined, raw: string) {
+    const msg = body?.message ?? (raw.trim() || `HTTP ${status}`);
+    super(`${op}: agent answered ${status}: ${msg}`);
+    this.status = status;
+    this.code = body?.code ?? `AGENT_HTTP_${status}`;
+    this.hint = body?.hint ?? 'see the cilium-agent log for details';
+  }
+}
+
+export interface AgentClientOptions {
+  socketPath?: string;
+  /** Per-request timeout, default 30 s. */
+  timeoutMs?: number;
+}
+
+interface RawResponse {
+  status: number;
+  body: string;
+}
+
 export class AgentClient {
   readonly socketPath: string;
+  readonly timeoutMs: number;
 
-  constructor(host: string = DEFAULT_AGENT_SOCKET, private readonly timeoutMs = 30_000) {
-    this.socketPath = parseAgentHost(host);
+  constructor(opts: AgentClientOptions = {}) {
+    this.socketPath = opts.socketPath ?? DEFAULT_SOCKET_PATH;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
+  /** `GET /v1/healthz` */
+  healthz(): Promise<StatusResponse> {
+    return this.json<StatusResponse>('GET', '/v1/healthz', 'get agent health');
+  }
+
+  /** `GET /v1/config` */
+  config(): Promise<DaemonConfigurationResponse> {
+    return this.json<DaemonConfigurationResponse>('GET', '/v1/config', 'get agent config');
+  }
+
+  /** `POST /v1/ipam?family=ipv4&owner=OWNER`: allocate the next free address. */
+  ipamAllocate(o: { family?: 'ipv4'; owner?: string } = {}): Promise<IpamResponse> {
+    const q = new URLSearchParams({ family: o.family ?? 'ipv4' });
+    if (o.owner !== undefined) q.set('owner', o.owner);
+    return this.json<IpamResponse>('POST', `/v1/ipam?${q.toString()}`, 'allocate an IP address');
+  }
+
+  /**
+   * `DELETE /v1/ipam/{ip}[?owner=OWNER]`: true if released, false if it was not allocated (404).
+   * `owner` is the one given at allocation; an agent that checks it refuses to release someone else's IP.
+   * 409 (the address is in use by an endpoint) is thrown as an AgentApiError with status 409.
+   */
+  async ipamRelease(ip: string, o: { owner?: string } = {}): Promise<boolean> {
+    const q = o.owner !== undefined ? `?${new URLSearchParams({ owner: o.owner }).toString()}` : '';
+    return this.deleteOrAbsent(`/v1/ipam/${encodeURIComponent(ip)}${q}`, `release IP ${ip}`);
+  }
+
+  /** `GET /v1/endpoint` */
+  endpointList(): Promise<Endpoint[]> {
+    return this.json<Endpoint[]>('GET', '/v1/endpoint', 'list endpoints');
+  }
+
+  /** `GET /v1/endpoint/{id}`, undefined on 404. `id` is a number or `container-id:<cid>`. */
+  async endpointGet(id: number | string): Promise<Endpoint | undefined> {
+    const op = `get endpoint ${id}`;
+    const r = await this.raw('GET', `/v1/endpoint/${endpointPath(id)}`, op);
+    if (r.status === 404) return undefined;
+    return parseOk<Endpoint>(op, r);
+  }
+
+  /** `PUT /v1/endpoint/{id}`: create the endpoint. */
+  endpointPut(id: number | string, req: EndpointChangeRequest): Promise<Endpoint> {
+    return this.json<Endpoint>('PUT', `/v1/endpoint/${endpointPath(id)}`, `create endpoint ${id}`, req);
+  }
+
+  /** `DELETE /v1/endpoint/{id}`: true if deleted, false if it did not exist (404). */
+  endpointDelete(id: number | string): Promise<boolean> {
+    return this.deleteOrAbsent(`/v1/endpoint/${endpointPath(id)}`, `delete endpoint ${id}`);
+  }
+
+  private async deleteOrAbsent(path: string, op: string): Promise<boolean> {
+    const r = await this.raw('DELETE', path, op);
+    if (r.status === 404) return false;
+    parseOk<unknown>(op, r);
+    return true;
+  }
+
+  private async json<T>(method: string, path: string, op: string, body?: unknown): Promise<T> {
+    return parseOk<T>(op, await this.raw(method, path, op, body));
+  }
+
+  private raw(method: string, path: string, op: string, body?: unknown): Promise<RawResponse> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise<RawResponse>((resolve, reject) => {
+      const headers: Record<string, string | number> = { Accept: 'application/json', Connection: 'close' };
+      if (payload) {
+        headers['Content-Type'] = 'application/json';
+        headers['Content-Length'] = payload.length;
+      }
       const req = request(
-        {
-          socketPath: this.socketPath,
-          method,
-          path,
-          agent: false,
-          timeout: this.timeoutMs,
-          headers: { host: 'cilium-agent', ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-        },
+        { socketPath: this.socketPath, path, method, headers, agent: false, timeout: this.timeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = undefined;
-            if (text.length > 0) {
-              try {
-                parsed = JSON.parse(text);
-              } catch {
-                parsed = text;
-              }
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed as T });
-          });
-          res.on('error', reject);
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (e) => reject(new AgentUnreachableError(this.socketPath, op, e)));
         },
       );
-      req.on('timeout', () => req.destroy(new AgentClientError('AGENT_TIMEOUT', `cilium-agent at ${this.socketPath} did not answer ${method} ${path} within ${this.timeoutMs} ms`, 'check the agent log')));
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (e instanceof AgentClientError) return reject(e);
-        reject(new AgentClientError('AGENT_UNREACHABLE', `cannot reach cilium-agent at ${this.socketPath}: ${e.code ?? e.message}`, 'is cilium-agent running? check --socket-path / socket-path in the CNI config', undefined, e.code));
-      });
-      if (payload !== undefined) req.write(payload);
-      req.end();
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', (e) => reject(new AgentUnreachableError(this.socketPath, op, e)));
+      req.end(payload);
     });
   }
+}
 
-  /** Like call(), but a non-2xx answer throws AgentClientError with the agent's code and hint. */
-  async must<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const r = await this.call<T>(method, path, body);
-    if (r.status >= 200 && r.status < 300) return r.body;
-    const e = (r.body ?? {}) as { code?: string; message?: string; hint?: string };
-    throw new AgentClientError(e.code ?? `HTTP_${r.status}`, e.message ?? `${method} ${path} failed with HTTP ${r.status}`, e.hint ?? 'see the agent log', r.status);
-  }
+function endpointPath(id: number | string): string {
+  // `container-id:<cid>` keeps its colon (the agent routes on it); the id itself is [A-Za-z0-9_.-].
+  return typeof id === 'number' ? String(id) : id.split(':').map(encodeURIComponent).join(':');
+}
 
-  healthz(): Promise<StatusResponse> {
-    return this.must('GET', '/v1/healthz');
+function parseOk<T>(op: string, r: RawResponse): T {
+  let parsed: unknown;
+  if (r.body.trim() !== '') {
+    try {
+      parsed = JSON.parse(r.body);
+    } catch {
+      parsed = undefined;
+    }
   }
-  config(): Promise<DaemonConfigurationResponse> {
-    return this.must('GET', '/v1/config');
+  if (r.status < 200 || r.status >= 300) {
+    const b = parsed && typeof parsed === 'object' ? (parsed as ApiErrorBody) : undefined;
+    throw new AgentApiError(op, r.status, b, r.body);
   }
-  ipamAllocate(owner: string): Promise<IpamResponse> {
-    return this.must('POST', `/v1/ipam?family=ipv4&owner=${encodeURIComponent(owner)}`);
-  }
-  /** Releases an address; false if it was not allocated. */
-  async ipamRelease(ip: string): Promise<boolean> {
-    const r = await this.call('DELETE', `/v1/ipam/${encodeURIComponent(ip)}`);
-    if (r.status === 404) return false;
-    if (r.status >= 300) await this.must('DELETE', `/v1/ipam/${encodeURIComponent(ip)}`);
-    return true;
-  }
-  endpointList(): Promise<Endpoint[]> {
-    return this.must('GET', '/v1/endpoint');
-  }
-  async endpointGet(ref: string): Promise<Endpoint | undefined> {
-    const r = await this.call<Endpoint>('GET', `/v1/endpoint/${encodeURIComponent(ref)}`);
-    if (r.status === 404) return undefined;
-    if (r.status >= 300) return this.must('GET', `/v1/endpoint/${encodeURIComponent(ref)}`);
-    return r.body;
-  }
-  endpointPut(ref: string, req: EndpointChangeRequest): Promise<Endpoint> {
-    return this.must('PUT', `/v1/endpoint/${encodeURIComponent(ref)}`, req);
-  }
-  /** Deletes an endpoint; false if it did not exist. */
-  async endpointDelete(ref: string): Promise<boolean> {
-    const r = await this.call('DELETE', `/v1/endpoint/${encodeURIComponent(ref)}`);
-    if (r.status === 404) return false;
-    if (r.status >= 300) await this.must('DELETE', `/v1/endpoint/${encodeURIComponent(ref)}`);
-    return true;
-  }
+  return parsed as T;
 }
