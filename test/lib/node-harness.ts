@@ -70,6 +70,7 @@ export class TestNode {
   private readonly podNetns = new Set<string>();
   private readonly children = new Set<ChildProcess>();
   private proc: ChildProcess | undefined;
+  private agentArgs: string[] = [];
   private exited: Promise<void> | undefined;
   private stopped = false;
 
@@ -99,7 +100,8 @@ export class TestNode {
       addNetns(n.netnsName);
       mkdirSync(n.stateDir, { recursive: true });
       mkdirSync(n.bpfRoot, { recursive: true });
-      await n.startAgent(opts.agentArgs ?? []);
+      n.agentArgs = opts.agentArgs ?? [];
+      await n.startAgent(n.agentArgs);
       return n;
     } catch (e) {
       const log = n.agentLogTail();
@@ -147,6 +149,28 @@ export class TestNode {
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`cilium-agent not ready after 60 s (${last})`);
+  }
+
+  /**
+   * Kills the agent (SIGKILL by default: no chance to clean up, as a crash) and starts it again with the
+   * same flags; resolves once the new agent is healthy.
+   */
+  async restartAgent(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.proc;
+    if (p?.pid !== undefined && p.exitCode === null && p.signalCode === null) {
+      p.kill(signal);
+      await this.exited;
+    }
+    await this.startAgent(this.agentArgs);
+  }
+
+  /** Kills the agent and waits for it to be gone (restart with restartAgent()). */
+  async killAgent(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.proc;
+    if (p?.pid !== undefined && p.exitCode === null && p.signalCode === null) {
+      p.kill(signal);
+      await this.exited;
+    }
   }
 
   get agentPid(): number | undefined {

@@ -216,10 +216,15 @@ export class Daemon {
         this.persist();
         return { status: 200 };
       })
-      .route('DELETE', '/v1/ipam/{ip}', ({ params }) => {
+      .route('DELETE', '/v1/ipam/{ip}', ({ params, query }) => {
         const ip = params.ip ?? '';
         const ep = this.endpoints.byIp(ip);
         if (ep) throw new AgentError('IPAM_IN_USE', `${ip} is used by endpoint ${ep.id}`, 'delete the endpoint first', 409);
+        const owner = query.get('owner');
+        const holder = this.ipam.owner(ip);
+        if (owner !== null && holder !== undefined && holder !== owner) {
+          throw new AgentError('IPAM_OWNER_MISMATCH', `${ip} is held by ${holder}, not ${owner}`, 'a stale release for an address that was handed out again; nothing to do', 409);
+        }
         try {
           this.ipam.release(ip);
         } catch (e) {
