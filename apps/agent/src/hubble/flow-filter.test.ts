@@ -1,4 +1,5 @@
 import { create } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { EndpointSchema, FlowFilterSchema, FlowSchema, IPSchema, Verdict, type FlowFilter } from '@cilium-ts/api/hubble';
 import { describe, expect, it } from 'vitest';
 import { compileFilter, compileFilters } from './flow-filter.js';
@@ -12,7 +13,7 @@ const flow = create(FlowSchema, {
   destination: create(EndpointSchema, { identity: 2, labels: ['reserved:world'] }),
   isReply: false,
 });
-const f = (init: Partial<FlowFilter>): FlowFilter => create(FlowFilterSchema, init);
+const f = (init: MessageInitShape<typeof FlowFilterSchema>): FlowFilter => create(FlowFilterSchema, init);
 
 describe('flow filters', () => {
   it('IP, CIDR, pod prefix and namespace', () => {
