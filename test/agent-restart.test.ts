@@ -87,3 +87,26 @@ describe('agent restart under a running TCP stream', () => {
     expect(r.stdout).toBe('after-restart');
   });
 });
+
+describe('agent restart after DELs it did not see', () => {
+  it('forgets endpoints whose veth is gone and frees addresses no endpoint uses', async () => {
+    const node = await TestNode.start();
+    try {
+      const kept = await node.addPod();
+      const gone = await node.addPod();
+      const leaked = await node.agent.ipamAllocate({ owner: 'crashed-add:eth0' });
+      await node.killAgent('SIGKILL');
+      // DEL while the agent is down: best effort, removes the veth only.
+      const del = await node.delPod(gone);
+      expect(del.exitCode).toBe(0);
+      await node.restartAgent();
+      const eps = await node.agent.endpointList();
+      expect(eps.map((e) => e.status.networking.addressing[0]?.ipv4)).toEqual([kept.ip]);
+      const st = await node.agent.healthz();
+      expect(st.ipam.ipv4).toEqual([kept.ip]);
+      expect(st.ipam.ipv4).not.toContain(leaked.address.ipv4);
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -76,6 +76,11 @@ export class Daemon {
     this.datapath.start();
     this.#endpoints = new EndpointManager({ datapath: this.datapath, netlink, ipam: this.ipam, persist: () => this.persist(), log });
     const restored = this.#endpoints.restore(state?.endpoints ?? []);
+    // An address without an endpoint at start-up belongs to an ADD or a DEL that the previous agent
+    // did not see through (it died in between, or the plugin could not reach it): free it.
+    const orphans = this.ipam.list().filter((a) => !this.#endpoints?.byIp(a.ip));
+    for (const a of orphans) this.ipam.release(a.ip);
+    if (orphans.length > 0) log.info({ released: orphans }, 'released addresses that no endpoint uses');
     this.persist();
 
     const endpoints = this.#endpoints;
