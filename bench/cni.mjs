@@ -103,6 +103,14 @@ export async function benchCni({ json } = {}) {
       netnsDel(p.ns);
     }
 
+    // Process floor: VERSION does no work, so it is the cost of starting the plugin (and nsenter).
+    for (let i = 0; i < 20; i++) {
+      for (const impl of i % 2 ? [ptp, ours] : [ours, ptp]) {
+        const v = cniCall({ plugin: impl.plugin, command: 'VERSION', containerId: '', netnsPath: '', cniPath: impl.cniPath, conf: impl.conf, nodeNs: impl.node });
+        rec(impl.name, 'VERSION (process floor)', cniSync(v).ms);
+      }
+    }
+
     // Sequential.
     const pods = { ours: [], ptp: [] };
     for (let i = 0; i < N; i++) {
@@ -151,7 +159,7 @@ export async function benchCni({ json } = {}) {
       if (left.length) console.log(`  WARNING: ${impl.name} left ${left.length} host veths behind: ${left.map((l) => l.ifname).join(' ')}`);
     }
 
-    const phases = ['netns add', 'ADD seq', 'netns+ADD seq', 'DEL seq', 'netns del', `ADD burst-${BURST}`, `DEL burst-${BURST}`, `burst-${BURST} wall`];
+    const phases = ['VERSION (process floor)', 'netns add', 'ADD seq', 'netns+ADD seq', 'DEL seq', 'netns del', `ADD burst-${BURST}`, `DEL burst-${BURST}`, `burst-${BURST} wall`];
     const rows = [];
     for (const ph of phases) {
       for (const impl of ['ours', 'ptp']) {

@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
-  BenchError, cleanup, cniCall, cniSync, fmt, inNetns, ipn, linkInfo, machineInfo, max, median, min, netnsAdd,
+  BenchError, cleanup, cniCall, cpuSeconds, cniSync, fmt, inNetns, ipn, linkInfo, machineInfo, max, median, min, netnsAdd,
   onCleanup, root, run, sleep, spread, startAgent, startProcess, suffix, sysctl, table, tcpCrrBinary, tmpDir,
 } from './lib/common.mjs';
 import { join } from 'node:path';
@@ -177,10 +177,16 @@ export async function benchDatapath({ json } = {}) {
     for (let i = 0; i < SAMPLES; i++) {
       for (const [metric, fn] of [['rr', measureRR], ['stream', measureStream], ['crr', (c) => measureCRR(c, crr)]]) {
         for (const c of cfgs) {
+          const pid = c.agent?.proc.pid;
+          const cpu0 = pid === undefined ? NaN : cpuSeconds(pid);
+          const t0 = Date.now();
           const r = fn(c);
+          // The agent's CPU share during the sample (it consumes the flow events on the same 2 cores).
+          if (pid !== undefined) r.agentCpu = (cpuSeconds(pid) - cpu0) / ((Date.now() - t0) / 1000);
           res[c.name][metric].push(r);
-          const v = metric === 'rr' ? `${fmt(r.tps)} tps, ${r.avgUs} us` : metric === 'stream' ? `${fmt(r.bps)}bit/s` : `${fmt(r.rate)} conn/s`;
-          console.log(`  sample ${i + 1}/${SAMPLES} ${metric.padEnd(6)} ${c.name.padEnd(2)}: ${v}`);
+          const v = metric === 'rr' ? `${fmt(r.tps)} tps, avg ${r.avgUs} us, p99 ${r.p99Us} us` : metric === 'stream' ? `${fmt(r.bps)}bit/s, ${r.retransmits} retransmits` : `${fmt(r.rate)} conn/s, p50 ${r.p50_us} us, p99 ${r.p99_us} us`;
+          const a = r.agentCpu === undefined ? '' : `; agent CPU ${(r.agentCpu * 100).toFixed(0)}%`;
+          console.log(`  sample ${i + 1}/${SAMPLES} ${metric.padEnd(6)} ${c.name.padEnd(2)}: ${v}${a}`);
         }
       }
     }
@@ -209,9 +215,14 @@ export async function benchDatapath({ json } = {}) {
     line('  latency p99 (half RTT)', 'rr', 'p99Us', 'us', undefined, false);
     line('TCP_STREAM (iperf3, 1 stream)', 'stream', 'bps', 'bit/s', 0.9);
     line('TCP_CRR (tcp-crr, 1 proc)', 'crr', 'rate', 'conn/s', 0.95);
+    line('  connect+1B+close p50', 'crr', 'p50_us', 'us', undefined, false);
+    line('  connect+1B+close p99', 'crr', 'p99_us', 'us', undefined, false);
+    const agentCpu = Object.fromEntries(['rr', 'stream', 'crr'].map((mt) => [mt, median(pick('O', mt, 'agentCpu'))]));
+    summary.agentCpu = agentCpu;
     console.log('');
     console.log(table(['metric', 'unit', 'O median (min–max)', 'P1 median (min–max)', 'O/P1', 'target', ''], rows));
     console.log('O/P1 > 1 means ours is better (latency rows: P1/O).');
+    console.log(`agent CPU during O samples (median, 100% = one core): RR ${(agentCpu.rr * 100).toFixed(0)}%, STREAM ${(agentCpu.stream * 100).toFixed(0)}%, CRR ${(agentCpu.crr * 100).toFixed(0)}%`);
     const out = { bench: 'B1-datapath', machine: info, seconds: SECONDS, samples: SAMPLES, clientCpu: CLIENT_CPU ?? null, serverCpu: SERVER_CPU ?? null, summary };
     if (json) writeFileSync(json, JSON.stringify(out, null, 2));
     return out;

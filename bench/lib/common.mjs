@@ -115,6 +115,17 @@ function pidRunning(pid) {
   }
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far; NaN if it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+
 /** Starts a long-running process (servers); it is killed by pid at cleanup. */
 export function startProcess(cmd, args, label) {
   const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
