@@ -2,15 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatResult, mergeResults, parseResult, type CniResult } from './cni-result.js';
 
-const GOLDEN = '/work/shared/specs/cni-spec/golden/types-results';
+// libcni's golden results (shared/specs/cni-spec/golden/types-results, Apache-2.0), copied into testdata/.
 function golden(name: string): Record<string, unknown> {
-  const file = new URL(`../../../../shared/specs/cni-spec/golden/types-results/${name}`, import.meta.url);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    text = readFileSync(`${GOLDEN}/${name}`, 'utf8');
-  }
+  const text = readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
   return (JSON.parse(text) as { expected: Record<string, unknown> }).expected;
 }
 

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { FlowPrinter, type OutputFormat } from './flow-printer.js';
 import { formatServerStatus, goDuration, groupThousands } from './status-printer.js';
 
-const GOLDEN = new URL('../../../../../shared/specs/hubble-api/golden/printer-cases.yaml', import.meta.url);
+const GOLDEN = new URL('./testdata/printer-cases.yaml', import.meta.url);
 
 interface Golden {
   flow_inputs: Record<string, { flow?: JsonObject; same_as?: string; override?: JsonObject }>;
