@@ -22,6 +22,7 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 3);
 const cpuEnv = (k, d) => (process.env[k] === undefined ? d : process.env[k] === '' ? undefined : Number(process.env[k]));
 const CLIENT_CPU = cpuEnv('BENCH_CLIENT_CPU', 0);
 const SERVER_CPU = cpuEnv('BENCH_SERVER_CPU', 1);
+const PAUSED = process.env.BENCH_PAUSED_AGENT !== '0';
 const PORT_RR = 11111;
 const PORT_STREAM = 5201;
 const PORT_CRR = 12865;
@@ -159,34 +160,52 @@ export async function benchDatapath({ json } = {}) {
   for (const t of ['sockperf', 'iperf3', 'taskset', 'nsenter', 'tc']) run('sh', ['-c', `command -v ${t}`]);
   const crr = tcpCrrBinary();
   const info = machineInfo();
-  console.log(`B1 datapath: ${SAMPLES} samples x ${SECONDS} s per metric, interleaved O/P1; client CPU ${CLIENT_CPU ?? 'any'}, server CPU ${SERVER_CPU ?? 'any'}`);
+  console.log(`B1 datapath: ${SAMPLES} samples x ${SECONDS} s per metric, interleaved O/P1${PAUSED ? '/O-paused' : ''}; client CPU ${CLIENT_CPU ?? 'any'}, server CPU ${SERVER_CPU ?? 'any'}`);
   console.log(`machine: ${info.nproc} CPU (${info.cpu}), kernel ${info.kernel}, bpf_jit_enable=${info.bpfJitEnable}, node ${info.node}`);
   try {
     const O = await setupOurs();
     const P1 = setupPlain();
-    const cfgs = [O, P1];
-    for (const c of cfgs) {
+    // O-paused: the same pods and programs with the agent stopped (SIGSTOP) for the sample: the BPF datapath
+    // alone, without the agent's user-space work (Hubble event consumption) competing for the CPUs. Events
+    // that do not fit the ring buffer meanwhile are dropped by the datapath, traffic is unaffected.
+    const Op = PAUSED ? { ...O, name: 'O-paused', pause: true } : undefined;
+    onCleanup(() => {
+      try {
+        process.kill(O.agent.proc.pid, 'SIGCONT');
+      } catch {}
+    });
+    const servers = [O, P1];
+    const cfgs = Op ? [O, P1, Op] : [O, P1];
+    for (const c of servers) {
       startServers(c, crr);
       console.log(`${c.name}: server ${c.serverIp} in ${c.server}, client in ${c.client} (${c.note})`);
     }
     await sleep(700);
-    for (const c of cfgs) for (const s of c.servers) if (!s.alive()) throw new BenchError('BENCH_SERVER', `${s.label} exited:\n${s.log()}`);
+    Op && (Op.servers = O.servers);
+    for (const c of servers) for (const s of c.servers) if (!s.alive()) throw new BenchError('BENCH_SERVER', `${s.label} exited:\n${s.log()}`);
     for (const c of cfgs) measureRR(c, 2); // warm-up (ARP-free paths, caches, CT entries), discarded
 
-    const res = { O: { rr: [], stream: [], crr: [] }, P1: { rr: [], stream: [], crr: [] } };
+    const res = Object.fromEntries(cfgs.map((c) => [c.name, { rr: [], stream: [], crr: [] }]));
     for (let i = 0; i < SAMPLES; i++) {
       for (const [metric, fn] of [['rr', measureRR], ['stream', measureStream], ['crr', (c) => measureCRR(c, crr)]]) {
-        for (const c of cfgs) {
-          const pid = c.agent?.proc.pid;
+        // Rotate the order per sample so that no config always runs right after another one.
+        for (const c of [...cfgs.slice(i % cfgs.length), ...cfgs.slice(0, i % cfgs.length)]) {
+          const pid = c.pause ? undefined : c.agent?.proc.pid;
           const cpu0 = pid === undefined ? NaN : cpuSeconds(pid);
           const t0 = Date.now();
-          const r = fn(c);
+          if (c.pause) process.kill(c.agent.proc.pid, 'SIGSTOP');
+          let r;
+          try {
+            r = fn(c);
+          } finally {
+            if (c.pause) process.kill(c.agent.proc.pid, 'SIGCONT');
+          }
           // The agent's CPU share during the sample (it consumes the flow events on the same 2 cores).
           if (pid !== undefined) r.agentCpu = (cpuSeconds(pid) - cpu0) / ((Date.now() - t0) / 1000);
           res[c.name][metric].push(r);
           const v = metric === 'rr' ? `${fmt(r.tps)} tps, avg ${r.avgUs} us, p99 ${r.p99Us} us` : metric === 'stream' ? `${fmt(r.bps)}bit/s, ${r.retransmits} retransmits` : `${fmt(r.rate)} conn/s, p50 ${r.p50_us} us, p99 ${r.p99_us} us`;
           const a = r.agentCpu === undefined ? '' : `; agent CPU ${(r.agentCpu * 100).toFixed(0)}%`;
-          console.log(`  sample ${i + 1}/${SAMPLES} ${metric.padEnd(6)} ${c.name.padEnd(2)}: ${v}${a}`);
+          console.log(`  sample ${i + 1}/${SAMPLES} ${metric.padEnd(6)} ${c.name.padEnd(8)}: ${v}${a}`);
         }
       }
     }
@@ -201,13 +220,16 @@ export async function benchDatapath({ json } = {}) {
       const ratio = higherIsBetter ? median(o) / median(p) : median(p) / median(o);
       const flag = Math.max(spread(o), spread(p)) > 0.1 ? ' (spread>10%)' : '';
       const pass = target === undefined ? '' : ratio >= target ? 'PASS' : 'FAIL';
+      const q = Op ? pick('O-paused', metric, key) : [];
+      const ratioQ = Op ? (higherIsBetter ? median(q) / median(p) : median(p) / median(q)) : NaN;
       rows.push([
         label, unit,
         `${fmt(median(o))} (${fmt(min(o))}–${fmt(max(o))})`,
         `${fmt(median(p))} (${fmt(min(p))}–${fmt(max(p))})`,
         `${ratio.toFixed(3)}${flag}`, target === undefined ? '' : `>= ${target}`, pass,
+        ...(Op ? [`${fmt(median(q))} (${fmt(min(q))}–${fmt(max(q))})`, ratioQ.toFixed(3)] : []),
       ]);
-      summary[label] = { unit, O: o, P1: p, ratio, target: target ?? null };
+      summary[label] = { unit, O: o, P1: p, ratio, target: target ?? null, ...(Op ? { Opaused: q, ratioPaused: ratioQ } : {}) };
     };
     line('TCP_RR (sockperf 64 B)', 'rr', 'tps', 'trans/s', 0.95);
     line('  latency avg (half RTT)', 'rr', 'avgUs', 'us', undefined, false);
@@ -220,7 +242,7 @@ export async function benchDatapath({ json } = {}) {
     const agentCpu = Object.fromEntries(['rr', 'stream', 'crr'].map((mt) => [mt, median(pick('O', mt, 'agentCpu'))]));
     summary.agentCpu = agentCpu;
     console.log('');
-    console.log(table(['metric', 'unit', 'O median (min–max)', 'P1 median (min–max)', 'O/P1', 'target', ''], rows));
+    console.log(table(['metric', 'unit', 'O median (min–max)', 'P1 median (min–max)', 'O/P1', 'target', '', ...(Op ? ['O-paused median (min–max)', 'O-paused/P1'] : [])], rows));
     console.log('O/P1 > 1 means ours is better (latency rows: P1/O).');
     console.log(`agent CPU during O samples (median, 100% = one core): RR ${(agentCpu.rr * 100).toFixed(0)}%, STREAM ${(agentCpu.stream * 100).toFixed(0)}%, CRR ${(agentCpu.crr * 100).toFixed(0)}%`);
     const out = { bench: 'B1-datapath', machine: info, seconds: SECONDS, samples: SAMPLES, clientCpu: CLIENT_CPU ?? null, serverCpu: SERVER_CPU ?? null, summary };
