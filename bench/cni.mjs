@@ -85,7 +85,7 @@ function netnsDel(ns) {
 export async function benchCni({ json } = {}) {
   const info = machineInfo();
   console.log(`B6 CNI: sequential ${N} pods per plugin (interleaved), ${ROUNDS} bursts of ${BURST} parallel ADD/DEL per plugin`);
-  console.log(`machine: ${info.nproc} CPU (${info.cpu}), kernel ${info.kernel}, node ${info.node}`);
+  console.log(`machine: ${info.nproc} CPU (${info.cpu}), kernel ${info.kernel}, node ${info.node}, load average ${info.loadavg.join(' ')}`);
   const toolsBin = goTools();
   const m = {}; // m[impl][phase] = number[] (ms)
   const rec = (impl, phase, ms) => ((m[impl] ??= {})[phase] ??= []).push(ms);
@@ -185,6 +185,8 @@ export async function benchCni({ json } = {}) {
       bench: 'B6-cni', machine: info, n: N, burst: BURST, rounds: ROUNDS, cniVersion: CNI_VERSION,
       samplesMs: m, ratios: Object.fromEntries(checks.map(([n, v, t]) => [n, { value: v, target: t }])),
     };
+    out.loadavgEnd = machineInfo().loadavg;
+    console.log(`load average at the end: ${out.loadavgEnd.join(' ')} (other work on the machine makes the figures noisy)`);
     if (json) writeFileSync(json, JSON.stringify(out, null, 2));
     return out;
   } finally {

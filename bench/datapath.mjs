@@ -161,7 +161,7 @@ export async function benchDatapath({ json } = {}) {
   const crr = tcpCrrBinary();
   const info = machineInfo();
   console.log(`B1 datapath: ${SAMPLES} samples x ${SECONDS} s per metric, interleaved O/P1${PAUSED ? '/O-paused' : ''}; client CPU ${CLIENT_CPU ?? 'any'}, server CPU ${SERVER_CPU ?? 'any'}`);
-  console.log(`machine: ${info.nproc} CPU (${info.cpu}), kernel ${info.kernel}, bpf_jit_enable=${info.bpfJitEnable}, node ${info.node}`);
+  console.log(`machine: ${info.nproc} CPU (${info.cpu}), kernel ${info.kernel}, bpf_jit_enable=${info.bpfJitEnable}, node ${info.node}, load average ${info.loadavg.join(' ')}`);
   try {
     const O = await setupOurs();
     const P1 = setupPlain();
@@ -246,6 +246,8 @@ export async function benchDatapath({ json } = {}) {
     console.log('O/P1 > 1 means ours is better (latency rows: P1/O).');
     console.log(`agent CPU during O samples (median, 100% = one core): RR ${(agentCpu.rr * 100).toFixed(0)}%, STREAM ${(agentCpu.stream * 100).toFixed(0)}%, CRR ${(agentCpu.crr * 100).toFixed(0)}%`);
     const out = { bench: 'B1-datapath', machine: info, seconds: SECONDS, samples: SAMPLES, clientCpu: CLIENT_CPU ?? null, serverCpu: SERVER_CPU ?? null, summary };
+    out.loadavgEnd = machineInfo().loadavg;
+    console.log(`load average at the end: ${out.loadavgEnd.join(' ')} (other work on the machine makes the figures noisy)`);
     if (json) writeFileSync(json, JSON.stringify(out, null, 2));
     return out;
   } finally {

@@ -4,7 +4,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -314,6 +314,7 @@ export function machineInfo() {
     bpfJitEnable: read('/proc/sys/net/core/bpf_jit_enable'),
     governor: read('/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor'),
     node: process.version,
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
   };
 }
 
