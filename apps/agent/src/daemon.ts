@@ -19,6 +19,7 @@ import { FlowObserver } from './hubble/observer-server.js';
 interface ControllerStatus {
   successCount: number;
   failureCount: number;
+  consecutiveFailures: number;
   lastFailure?: string;
   lastSuccess?: string;
 }
@@ -129,11 +130,13 @@ export class Daemon {
     try {
       const r = ctGc(this.datapath.ct);
       st.successCount++;
+      st.consecutiveFailures = 0;
       st.lastSuccess = new Date().toISOString();
       if (r.deleted > 0) this.log.debug(r, 'conntrack garbage collected');
       return r;
     } catch (e) {
       st.failureCount++;
+      st.consecutiveFailures++;
       st.lastFailure = e instanceof Error ? e.message : String(e);
       this.log.error({ err: st.lastFailure }, 'conntrack GC failed');
       return { scanned: 0, deleted: 0 };
@@ -142,7 +145,7 @@ export class Daemon {
 
   #controller(name: string): ControllerStatus {
     let c = this.#controllers.get(name);
-    if (!c) this.#controllers.set(name, (c = { successCount: 0, failureCount: 0 }));
+    if (!c) this.#controllers.set(name, (c = { successCount: 0, failureCount: 0, consecutiveFailures: 0 }));
     return c;
   }
 
@@ -157,6 +160,7 @@ export class Daemon {
         status: {
           'success-count': c.successCount,
           'failure-count': c.failureCount,
+          'consecutive-failure-count': c.consecutiveFailures,
           ...(c.lastFailure !== undefined ? { 'last-failure-msg': c.lastFailure } : {}),
           ...(c.lastSuccess !== undefined ? { 'last-success-timestamp': c.lastSuccess } : {}),
         },

@@ -33,7 +33,7 @@ program
   .action(async (o: { output?: string }) => {
     const s = await client().healthz();
     if (o.output === 'json') return json(s);
-    const healthy = s.controllers.filter((c) => c.status['failure-count'] === 0 || c.status['last-failure-msg'] === undefined).length;
+    const healthy = s.controllers.filter((c) => c.status['consecutive-failure-count'] === 0).length;
     const obs = s.hubble.observer;
     const lines: Array<[string, string]> = [
         ['KVStore:', 'Disabled'],

@@ -81,7 +81,7 @@ export interface StatusResponse {
   'kube-proxy-replacement'?: { mode: string; features?: Record<string, unknown> };
   ipam: { ipv4: string[]; 'ipv4-allocated': number; 'ipv4-capacity': number; 'alloc-range': string };
   'bpf-maps': { 'dynamic-size-ratio'?: number; maps: Array<{ name: string; size: number; entries?: number }> };
-  controllers: Array<{ name: string; status: { 'success-count': number; 'failure-count': number; 'last-failure-msg'?: string; 'last-success-timestamp'?: string } }>;
+  controllers: Array<{ name: string; status: { 'success-count': number; 'failure-count': number; 'consecutive-failure-count': number; 'last-failure-msg'?: string; 'last-success-timestamp'?: string } }>;
   'stale-endpoints'?: number;
   'endpoint-count': number;
   'hubble': { state: Status['state']; msg?: string; observer?: { 'current-flows': number; 'max-flows': number; 'seen-flows': number } };
