@@ -1,8 +1,9 @@
 // B6 (notes/performance-anchors.md): CNI ADD/DEL latency, ours vs the reference plugins.
 //
 //   ours  bin/cilium-cni, talking to bin/cilium-agent running in its own node netns
-//   ptp   the reference `ptp` + `host-local` plugins (containernetworking/plugins, built from the Go module
-//         proxy by scripts/build-go-tools.sh), in another node netns
+//   ptp     the reference `ptp` + `host-local` plugins (containernetworking/plugins, built from the Go module
+//           proxy by scripts/build-go-tools.sh), in another node netns
+//   bridge  the reference `bridge` (isGateway) + `host-local`, in a third node netns (BENCH_CNI_BRIDGE=0: off)
 //
 // Both are invoked exactly as a container runtime on the node does: CNI_* environment, config on stdin,
 // from inside the node netns (nsenter; the same cost on both sides). Netns creation (`ip netns add`) is
@@ -56,6 +57,26 @@ function setupPtp(dir, toolsBin) {
   };
 }
 
+function setupBridge(dir, toolsBin) {
+  const node = `cts-c6b-${suffix}`;
+  netnsAdd(node);
+  run('ip', ['-n', node, 'link', 'set', 'lo', 'up']);
+  const cidr = `10.${200 + (rnd() % 50)}.${rnd() & 0xfc}.0/22`;
+  const dataDir = join(dir, 'host-local-bridge');
+  mkdirSync(dataDir, { recursive: true });
+  return {
+    name: 'bridge', node, cidr,
+    plugin: join(toolsBin, 'bridge'), cniPath: toolsBin,
+    conf: {
+      cniVersion: CNI_VERSION, name: `bench-cni-b-${suffix}`, type: 'bridge', bridge: `cbr${suffix}`, isGateway: true, ipMasq: false, mtu: 1500,
+      ipam: { type: 'host-local', ranges: [[{ subnet: cidr }]], dataDir },
+    },
+  };
+}
+
+/** The order of the plugins for round i: rotated, so that none always goes first. */
+const rotate = (xs, i) => [...xs.slice(i % xs.length), ...xs.slice(0, i % xs.length)];
+
 let podSeq = 0;
 function newPod(impl) {
   const i = podSeq++;
@@ -84,7 +105,7 @@ function netnsDel(ns) {
 
 export async function benchCni({ json } = {}) {
   const info = machineInfo();
-  console.log(`B6 CNI: sequential ${N} pods per plugin (interleaved), ${ROUNDS} bursts of ${BURST} parallel ADD/DEL per plugin`);
+  console.log(`B6 CNI: sequential ${N} pods per plugin (interleaved, order rotated), ${ROUNDS} bursts of ${BURST} parallel ADD/DEL per plugin`);
   console.log(`machine: ${info.nproc} CPU (${info.cpu}), kernel ${info.kernel}, node ${info.node}, load average ${info.loadavg.join(' ')}`);
   const toolsBin = goTools();
   const m = {}; // m[impl][phase] = number[] (ms)
@@ -93,7 +114,7 @@ export async function benchCni({ json } = {}) {
     const dir = tmpDir('cni');
     const ours = await setupOurs(join(dir, 'agent'));
     const ptp = setupPtp(dir, toolsBin);
-    const impls = [ours, ptp];
+    const impls = process.env.BENCH_CNI_BRIDGE === '0' ? [ours, ptp] : [ours, ptp, setupBridge(dir, toolsBin)];
 
     // Warm-up: one ADD/DEL each (page cache, agent JIT), discarded.
     for (const impl of impls) {
@@ -105,16 +126,16 @@ export async function benchCni({ json } = {}) {
 
     // Process floor: VERSION does no work, so it is the cost of starting the plugin (and nsenter).
     for (let i = 0; i < 20; i++) {
-      for (const impl of i % 2 ? [ptp, ours] : [ours, ptp]) {
+      for (const impl of rotate(impls, i)) {
         const v = cniCall({ plugin: impl.plugin, command: 'VERSION', containerId: '', netnsPath: '', cniPath: impl.cniPath, conf: impl.conf, nodeNs: impl.node });
         rec(impl.name, 'VERSION (process floor)', cniSync(v).ms);
       }
     }
 
     // Sequential.
-    const pods = { ours: [], ptp: [] };
+    const pods = Object.fromEntries(impls.map((x) => [x.name, []]));
     for (let i = 0; i < N; i++) {
-      for (const impl of i % 2 ? [ptp, ours] : [ours, ptp]) {
+      for (const impl of rotate(impls, i)) {
         const p = newPod(impl);
         rec(impl.name, 'netns add', p.netnsMs);
         const r = cniSync(p.call('ADD'));
@@ -126,7 +147,7 @@ export async function benchCni({ json } = {}) {
       }
     }
     for (let i = 0; i < N; i++) {
-      for (const impl of i % 2 ? [ptp, ours] : [ours, ptp]) {
+      for (const impl of rotate(impls, i)) {
         const p = pods[impl.name][i];
         rec(impl.name, 'DEL seq', cniSync(p.call('DEL')).ms);
         p.added = false;
@@ -137,7 +158,7 @@ export async function benchCni({ json } = {}) {
 
     // Bursts.
     for (let r = 0; r < ROUNDS; r++) {
-      for (const impl of r % 2 ? [ptp, ours] : [ours, ptp]) {
+      for (const impl of rotate(impls, r)) {
         const burst = Array.from({ length: BURST }, () => newPod(impl));
         const t0 = process.hrtime.bigint();
         const adds = await Promise.all(burst.map((p) => cniAsync(p.call('ADD')).then((x) => ((p.added = true), x))));
@@ -162,7 +183,7 @@ export async function benchCni({ json } = {}) {
     const phases = ['VERSION (process floor)', 'netns add', 'ADD seq', 'netns+ADD seq', 'DEL seq', 'netns del', `ADD burst-${BURST}`, `DEL burst-${BURST}`, `burst-${BURST} wall`];
     const rows = [];
     for (const ph of phases) {
-      for (const impl of ['ours', 'ptp']) {
+      for (const impl of impls.map((x) => x.name)) {
         const xs = m[impl]?.[ph] ?? [];
         rows.push([ph, impl, xs.length, fmt(median(xs)), fmt(percentile(xs, 99)), fmt(mean(xs)), fmt(max(xs))]);
       }
@@ -175,6 +196,7 @@ export async function benchCni({ json } = {}) {
       ['ADD p50 ours/ptp (sequential)', p50('ours', 'ADD seq') / p50('ptp', 'ADD seq'), '<= 1.5', (x) => x <= 1.5],
       ['DEL p50 ours/ptp (sequential)', p50('ours', 'DEL seq') / p50('ptp', 'DEL seq'), '', undefined],
       [`ADD p50 ours/ptp (burst-${BURST})`, p50('ours', `ADD burst-${BURST}`) / p50('ptp', `ADD burst-${BURST}`), '', undefined],
+      ...(m.bridge ? [['ADD p50 ours/bridge (sequential)', p50('ours', 'ADD seq') / p50('bridge', 'ADD seq'), '', undefined]] : []),
       ['ours ADD p50 sequential (ms)', p50('ours', 'ADD seq'), '<= 150', (x) => x <= 150],
       ['ours ADD p99 sequential (ms)', p99('ours', 'ADD seq'), '<= 300', (x) => x <= 300],
       [`ours ADD p99 burst-${BURST} (ms)`, p99('ours', `ADD burst-${BURST}`), '<= 1000', (x) => x <= 1000],
