@@ -49,6 +49,7 @@ export function parseEndpointRef(ref: string): { id: number } | { containerId: s
  */
 export class EndpointManager {
   readonly #byId = new Map<number, EndpointRecord>();
+  readonly #byIp = new Map<string, EndpointRecord>();
 
   constructor(private readonly deps: EndpointManagerDeps) {}
 
@@ -63,8 +64,7 @@ export class EndpointManager {
   }
 
   byIp(ip: string): EndpointRecord | undefined {
-    for (const e of this.#byId.values()) if (e.ipv4 === ip) return e;
-    return undefined;
+    return this.#byIp.get(ip);
   }
 
   byId(id: number): EndpointRecord | undefined {
@@ -96,7 +96,10 @@ export class EndpointManager {
     if (other && other !== prev) {
       throw new AgentError('ENDPOINT_IP_IN_USE', `${ip} already belongs to endpoint ${other.id} (container ${other.containerId})`, 'allocate a fresh address with POST /v1/ipam', 409);
     }
-    if (prev) this.#teardown(prev, { releaseIp: prev.ipv4 !== ip });
+    if (prev) {
+      this.#teardown(prev, { releaseIp: prev.ipv4 !== ip });
+      this.#remove(prev);
+    }
     const rec: EndpointRecord = {
       id: prev?.id ?? this.#allocateId(),
       containerId: req['container-id'],
@@ -116,9 +119,10 @@ export class EndpointManager {
       this.#program(rec);
     } catch (e) {
       this.#teardown(rec, { releaseIp: owner === undefined });
+      if (prev) this.deps.persist();
       throw e;
     }
-    this.#byId.set(rec.id, rec);
+    this.#add(rec);
     this.deps.persist();
     log.info({ endpoint: rec.id, container: rec.containerId, ip: rec.ipv4, ifname: rec.ifname }, 'endpoint created');
     return rec;
@@ -129,7 +133,7 @@ export class EndpointManager {
     const rec = this.find(ref);
     if (!rec) return undefined;
     this.#teardown(rec, { releaseIp: true });
-    this.#byId.delete(rec.id);
+    this.#remove(rec);
     this.deps.persist();
     this.deps.log.info({ endpoint: rec.id, container: rec.containerId }, 'endpoint deleted');
     return rec;
@@ -155,7 +159,7 @@ export class EndpointManager {
       }
       try {
         this.#program(rec);
-        this.#byId.set(rec.id, rec);
+        this.#add(rec);
       } catch (e) {
         stale++;
         this.deps.log.error({ endpoint: rec.id, err: e instanceof Error ? e.message : String(e) }, 'cannot restore endpoint');
@@ -190,6 +194,16 @@ export class EndpointManager {
         'created-at': rec.createdAt,
       },
     };
+  }
+
+  #add(rec: EndpointRecord): void {
+    this.#byId.set(rec.id, rec);
+    this.#byIp.set(rec.ipv4, rec);
+  }
+
+  #remove(rec: EndpointRecord): void {
+    this.#byId.delete(rec.id);
+    if (this.#byIp.get(rec.ipv4) === rec) this.#byIp.delete(rec.ipv4);
   }
 
   #row(rec: EndpointRecord): EndpointInfo {

@@ -94,8 +94,8 @@ export interface RawFlowEvent {
   ktime: bigint;
 }
 
-/** Parses the C layout. Throws HubbleError HUBBLE_EVENT_SIZE when the record is not 48 bytes. */
-export function parseFlowEvent(buf: Uint8Array): RawFlowEvent {
+/** Throws HubbleError HUBBLE_EVENT_SIZE when the record is not a 48-byte `struct flow_event`. */
+export function checkFlowEventSize(buf: Uint8Array): void {
   if (buf.byteLength !== FLOW_EVENT_SIZE) {
     throw new HubbleError(
       'HUBBLE_EVENT_SIZE',
@@ -103,6 +103,11 @@ export function parseFlowEvent(buf: Uint8Array): RawFlowEvent {
       'the datapath objects and the agent disagree on struct flow_event (bpf/lib/common.h): rebuild both with `make build`',
     );
   }
+}
+
+/** Parses the C layout. Throws HubbleError HUBBLE_EVENT_SIZE when the record is not 48 bytes. */
+export function parseFlowEvent(buf: Uint8Array): RawFlowEvent {
+  checkFlowEventSize(buf);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const ip = (off: number): string => `${dv.getUint8(off)}.${dv.getUint8(off + 1)}.${dv.getUint8(off + 2)}.${dv.getUint8(off + 3)}`;
   return {

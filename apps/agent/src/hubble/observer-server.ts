@@ -31,7 +31,7 @@ import {
 } from '@cilium-ts/api/hubble';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { compileFilters, type FlowPredicate } from './flow-filter.js';
-import { FlowDecoder } from './flow-decoder.js';
+import { checkFlowEventSize, FlowDecoder } from './flow-decoder.js';
 import { DEFAULT_RING_CAPACITY, FlowRing } from './flow-ring.js';
 import { HubbleError } from './hubble-error.js';
 
@@ -60,6 +60,12 @@ export interface ObserverStatus {
   flowsRate: number;
 }
 
+/** A ring entry: the raw datapath record until somebody reads it, then the decoded flow. */
+interface FlowSlot {
+  raw?: Uint8Array | undefined;
+  flow?: Flow | undefined;
+}
+
 export const DEFAULT_HUBBLE_VERSION = 'cilium-ts 0.1.0';
 
 function tsToNs(t: Timestamp): bigint {
@@ -69,7 +75,11 @@ function tsToNs(t: Timestamp): bigint {
 export class FlowObserver {
   readonly nodeName: string;
   readonly version: string;
-  private readonly ring: FlowRing<Flow>;
+  /**
+   * Raw datapath records are stored as they come and decoded into flows only when somebody reads them
+   * (GetFlows, a follower, status): at high event rates the agent does a copy per record, not a decode.
+   */
+  private readonly ring: FlowRing<FlowSlot>;
   private readonly decoder: FlowDecoder;
   private readonly startedNs = process.hrtime.bigint();
   private lost = 0;
@@ -82,7 +92,7 @@ export class FlowObserver {
   constructor(opts: FlowObserverOptions) {
     this.nodeName = opts.nodeName;
     this.version = opts.version ?? DEFAULT_HUBBLE_VERSION;
-    this.ring = new FlowRing<Flow>(opts.capacity ?? DEFAULT_RING_CAPACITY);
+    this.ring = new FlowRing<FlowSlot>(opts.capacity ?? DEFAULT_RING_CAPACITY);
     this.decoder = new FlowDecoder({
       nodeName: opts.nodeName,
       resolver: opts.resolver,
@@ -90,22 +100,47 @@ export class FlowObserver {
     });
   }
 
-  /** One ring-buffer record (`struct flow_event`). Malformed records are counted as lost, never thrown. */
+  /**
+   * One ring-buffer record (`struct flow_event`), kept raw until read. Records of the wrong size are counted
+   * as lost at once; other malformed records when they are decoded. Never throws.
+   */
   onEvent(buf: Uint8Array): void {
-    let flow: Flow;
     try {
-      flow = this.decoder.decode(buf);
+      checkFlowEventSize(buf);
     } catch (e) {
       this.lost++;
       if (e instanceof HubbleError) this.lastDecodeError = e;
       return;
     }
-    this.ring.push(flow);
+    this.ring.push({ raw: buf });
   }
 
   /** Adds an already decoded flow (e.g. from another source such as an L7 proxy). */
   pushFlow(flow: Flow): void {
-    this.ring.push(flow);
+    this.ring.push({ flow });
+  }
+
+  /** The slot's flow, decoded on first use; undefined (and counted as lost) if the record is malformed. */
+  private flowOf(slot: FlowSlot): Flow | undefined {
+    if (slot.flow) return slot.flow;
+    const raw = slot.raw;
+    if (!raw) return undefined;
+    slot.raw = undefined;
+    try {
+      slot.flow = this.decoder.decode(raw);
+    } catch (e) {
+      this.lost++;
+      if (e instanceof HubbleError) this.lastDecodeError = e;
+    }
+    return slot.flow;
+  }
+
+  /** Stored flows newest first, decoding as it goes. */
+  private *newestFlows(): Generator<Flow> {
+    for (const [, slot] of this.ring.newestFirst()) {
+      const f = this.flowOf(slot);
+      if (f) yield f;
+    }
   }
 
   /** Follow streams currently waiting for the next flow. */
@@ -120,7 +155,7 @@ export class FlowObserver {
 
   /** Stored flows, oldest first. */
   flows(): Flow[] {
-    return this.ring.snapshot();
+    return this.ring.snapshot().flatMap((slot) => this.flowOf(slot) ?? []);
   }
 
   status(): ObserverStatus {
@@ -143,7 +178,7 @@ export class FlowObserver {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const horizon = nowNs - 60_000_000_000n;
     let n = 0;
-    for (const [, f] of this.ring.newestFirst()) {
+    for (const f of this.newestFlows()) {
       if (!f.time || tsToNs(f.time) < horizon) break;
       n++;
     }
@@ -187,7 +222,7 @@ export class FlowObserver {
 
   namespacesResponse(): GetNamespacesResponse {
     const seen = new Set<string>();
-    for (const [, f] of this.ring.newestFirst()) {
+    for (const f of this.newestFlows()) {
       for (const ns of [f.source?.namespace, f.destination?.namespace]) if (ns) seen.add(ns);
     }
     return create(GetNamespacesResponseSchema, {
@@ -232,12 +267,13 @@ export class FlowObserver {
 
     const history: Flow[] = [];
     if (req.first) {
-      for (const [, f] of this.ring.oldestFirst()) {
+      for (const [, slot] of this.ring.oldestFirst()) {
         if (history.length >= limit) break;
-        if (match(f)) history.push(f);
+        const f = this.flowOf(slot);
+        if (f && match(f)) history.push(f);
       }
     } else if (req.number > 0n || !req.follow || since !== undefined) {
-      for (const [, f] of this.ring.newestFirst()) {
+      for (const f of this.newestFlows()) {
         if (history.length >= limit) break;
         if (match(f)) history.push(f);
       }
@@ -261,7 +297,8 @@ export class FlowObserver {
         });
         continue;
       }
-      const f = r.value;
+      const f = this.flowOf(r.value);
+      if (!f) continue;
       if (until !== undefined && f.time && tsToNs(f.time) > until) return;
       if (match(f)) yield this.flowResponse(f);
     }
