@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostVethName } from '../apps/cni/src/host-veth-name.js';
+import { hostVethName } from '@cilium-ts/cni';
 import { ensureCniBuilt, runCni } from './lib/cni-runner.js';
 import { ipJson, ipv4Addrs, sh } from './lib/netns.js';
 import { TestNode, type TestPod } from './lib/node-harness.js';

@@ -8,7 +8,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The native shim (apps/cni/shim): forwards to the agent, else execs CNI_NODE_BIN. */
 export const CNI_BIN = join(REPO_ROOT, 'bin', 'cilium-cni');
+/** The standalone Node plugin (bundle of apps/cni/src/main.ts). */
+export const CNI_NODE_BIN = join(REPO_ROOT, 'bin', 'cilium-cni-node');
 
 export interface CniRun {
   exitCode: number;
@@ -45,7 +48,7 @@ function buildEnv(inv: CniInvocation): NodeJS.ProcessEnv {
 }
 
 function argv(inv: CniInvocation): [string, string[]] {
-  return inv.nodeNetns ? ['nsenter', [`--net=${inv.nodeNetns}`, process.execPath, CNI_BIN]] : [process.execPath, [CNI_BIN]];
+  return inv.nodeNetns ? ['nsenter', [`--net=${inv.nodeNetns}`, CNI_BIN]] : [CNI_BIN, []];
 }
 
 function finish(exitCode: number, stdout: string, stderr: string): CniRun {
@@ -101,11 +104,11 @@ export async function ensureCniBuilt(): Promise<void> {
   if (built) return;
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
   if (r.status !== 0) {
-    process.stderr.write(`note: scripts/build.mjs failed (another bundle?); bundling cilium-cni alone\n${r.stderr.slice(0, 2000)}\n`);
+    process.stderr.write(`note: scripts/build.mjs failed (another bundle?); bundling cilium-cni-node alone\n${r.stderr.slice(0, 2000)}\n`);
     const { build } = await import('esbuild');
     await build({
       entryPoints: [join(REPO_ROOT, 'apps/cni/src/main.ts')],
-      outfile: CNI_BIN,
+      outfile: CNI_NODE_BIN,
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -120,8 +123,8 @@ export async function ensureCniBuilt(): Promise<void> {
       },
       logLevel: 'warning',
     });
-    chmodSync(CNI_BIN, 0o755);
+    chmodSync(CNI_NODE_BIN, 0o755);
   }
-  if (!existsSync(CNI_BIN)) throw new Error(`${CNI_BIN} was not built`);
+  for (const b of [CNI_BIN, CNI_NODE_BIN]) if (!existsSync(b)) throw new Error(`${b} was not built`);
   built = true;
 }

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCniBuilt, runCniSync, type CniRun } from '../../../test/lib/cni-runner.js';
 import { addNetns, delNetns, linkNames, sh, uniqueName } from '../../../test/lib/netns.js';
-import { hostVethName } from './host-veth-name.js';
+import { hostVethName } from '@cilium-ts/cni';
 
 const NOWHERE = `/tmp/cilium-cni-test-${process.pid}-nonexistent/cilium.sock`;
 const conf = (over: Record<string, unknown> = {}): Record<string, unknown> => ({

@@ -1,15 +1,21 @@
 /** What every command gets: the validated env and config, a logger and an agent client. */
-import { AgentApiError, AgentClient, AgentUnreachableError } from '@cilium-ts/api';
+import { AgentApiError, AgentUnreachableError, type AgentClient } from '@cilium-ts/api';
 import type { CniEnv } from './cni-env.js';
 import { CniCode, CniError, kernelError } from './cni-error.js';
 import type { Logger } from './logger.js';
 import type { NetConf } from './netconf.js';
 
+/**
+ * What the commands need from cilium-agent: AgentClient's calls (over the unix socket), or anything
+ * with the same contract (errors as AgentUnreachableError / AgentApiError).
+ */
+export type CniAgent = Pick<AgentClient, 'socketPath' | 'healthz' | 'ipamAllocate' | 'ipamRelease' | 'endpointList' | 'endpointGet' | 'endpointPut' | 'endpointDelete'>;
+
 export interface CniContext {
   env: CniEnv;
   conf: NetConf;
   log: Logger;
-  agent: AgentClient;
+  agent: CniAgent;
 }
 
 /**

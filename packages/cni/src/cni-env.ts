@@ -4,6 +4,9 @@ import { CniCode, CniError } from './cni-error.js';
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
 const COMMANDS: readonly string[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'STATUS', 'GC'];
 
+/** The variables of one invocation: `process.env` in the standalone plugin, request headers in the agent. */
+export type CniEnvVars = Readonly<Record<string, string | undefined>>;
+
 export interface CniArgs {
   k8sPodNamespace?: string;
   k8sPodName?: string;
@@ -27,7 +30,7 @@ const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Linux interface names: 1..15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
 const IFNAME_RE = /^[^/:\s]{1,15}$/;
 
-export function parseCommand(env: NodeJS.ProcessEnv): CniCommand {
+export function parseCommand(env: CniEnvVars): CniCommand {
   const c = env['CNI_COMMAND'];
   if (c === undefined || c === '') throw invalidEnv('CNI_COMMAND', 'is not set');
   if (!COMMANDS.includes(c)) throw invalidEnv('CNI_COMMAND', `"${c}" is not one of ${COMMANDS.join(', ')}`);
@@ -44,7 +47,7 @@ const REQUIRED: Record<CniCommand, readonly string[]> = {
 };
 
 /** Reads and validates the environment for `command` (code 4 naming the variables on failure). */
-export function parseEnv(command: CniCommand, env: NodeJS.ProcessEnv): CniEnv {
+export function parseEnv(command: CniCommand, env: CniEnvVars): CniEnv {
   const missing = REQUIRED[command].filter((k) => !env[k]);
   if (missing.length > 0) {
     throw new CniError(CniCode.INVALID_ENV, 'CNI_INVALID_ENV', `required environment variables missing: ${missing.join(', ')}`, {

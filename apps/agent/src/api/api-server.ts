@@ -1,10 +1,29 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 
-export type Handler = (req: { params: Record<string, string>; query: URLSearchParams; body: unknown }) => { status: number; body?: unknown };
+export interface HandlerRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The JSON body, parsed (undefined when empty, or for a `raw` route). */
+  body: unknown;
+  /** Request headers (names lower-case). */
+  headers: IncomingHttpHeaders;
+  /** The body bytes as sent; only for a `raw` route (empty otherwise). */
+  rawBody: Buffer;
+}
+
+/** A JSON answer (`body` serialized), or a text answer sent as is with extra headers. */
+export type HandlerResult = { status: number; body?: unknown } | { status: number; text: string; contentType?: string; headers?: Record<string, string> };
+
+export type Handler = (req: HandlerRequest) => HandlerResult | Promise<HandlerResult>;
+
+export interface RouteOptions {
+  /** Do not parse the body as JSON: the handler gets the bytes in `rawBody`. */
+  raw?: boolean;
+}
 
 interface Route {
   method: string;
@@ -12,6 +31,7 @@ interface Route {
   pattern: RegExp;
   names: string[];
   handler: Handler;
+  raw: boolean;
 }
 
 const MAX_BODY = 1 << 20;
@@ -26,7 +46,7 @@ export class ApiServer {
     private readonly log: Logger,
   ) {}
 
-  route(method: string, path: string, handler: Handler): this {
+  route(method: string, path: string, handler: Handler, opts: RouteOptions = {}): this {
     const names: string[] = [];
     const pattern = new RegExp(
       '^' +
@@ -36,7 +56,7 @@ export class ApiServer {
         }) +
         '/?$',
     );
-    this.#routes.push({ method, path, pattern, names, handler });
+    this.#routes.push({ method, path, pattern, names, handler, raw: opts.raw ?? false });
     return this;
   }
 
@@ -90,9 +110,15 @@ export class ApiServer {
       const m = route.pattern.exec(path);
       const params: Record<string, string> = {};
       route.names.forEach((n, i) => (params[n] = m?.[i + 1] ?? ''));
-      const body = await readJson(req);
-      const out = route.handler({ params, query: url.searchParams, body });
-      send(out.status, out.body);
+      const raw = await readBody(req);
+      const body = route.raw ? undefined : parseJson(raw);
+      const out = await route.handler({ params, query: url.searchParams, body, headers: req.headers, rawBody: route.raw ? raw : Buffer.alloc(0) });
+      if ('text' in out) {
+        res.writeHead(out.status, { ...(out.headers ?? {}), 'content-type': out.contentType ?? 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(out.text) });
+        res.end(out.text);
+      } else {
+        send(out.status, out.body);
+      }
     } catch (e) {
       if (e instanceof AgentError) {
         if (e.status >= 500) this.log.error({ code: e.code, err: e.message }, 'API request failed');
@@ -106,7 +132,7 @@ export class ApiServer {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -115,9 +141,13 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new AgentError('API_BODY_TOO_LARGE', 'request body exceeds 1 MiB', 'send a smaller document', 413);
     chunks.push(b);
   }
-  if (size === 0) return undefined;
+  return Buffer.concat(chunks);
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(raw.toString('utf8'));
   } catch (e) {
     throw new AgentError('API_BAD_JSON', `request body is not JSON: ${e instanceof Error ? e.message : String(e)}`, 'send application/json', 400);
   }
