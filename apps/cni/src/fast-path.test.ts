@@ -50,7 +50,7 @@ describe('fast path: the agent runs the plugin', () => {
     expect(lines.every((l) => l['via'] === 'agent')).toBe(true);
     expect(await node.agent.endpointGet(`container-id:${pod.containerId}`)).toBeDefined();
 
-    const del = await node.cni('DEL', pod, { config: { 'log-file': logFile }, prevResult: add.json });
+    const del = await node.cni('DEL', pod, { config: { 'log-file': logFile }, prevResult: add.json ?? {} });
     expect(del.exitCode, del.stdout).toBe(0);
     expect(del.stdout).toBe('');
     expect(served().at(-1)).toMatchObject({ cniCommand: 'DEL', containerID: pod.containerId, exitCode: 0 });
