@@ -203,7 +203,7 @@ export class Daemon {
     api
       .route('GET', '/v1/healthz', () => ({ status: 200, body: this.status() }))
       .route('GET', '/v1/config', () => ({ status: 200, body: this.configuration() }))
-      .route('POST', '/v1/cni', cniHandler({ socketPath: this.config.socketPath, log: this.log }), { raw: true })
+      .route('POST', '/v1/cni', cniHandler({ api, socketPath: this.config.socketPath, log: this.log }), { raw: true })
       .route('POST', '/v1/ipam', ({ query }) => {
         const family = query.get('family') ?? 'ipv4';
         if (family !== 'ipv4') throw new AgentError('IPAM_FAMILY_UNSUPPORTED', `address family ${family} is not enabled`, 'request family=ipv4', 400);

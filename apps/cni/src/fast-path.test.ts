@@ -1,7 +1,8 @@
 /**
  * The fast path for real: bin/cilium-cni (native) forwards to a running bin/cilium-agent, which runs
  * the plugin logic in-process (POST /v1/cni). Checked from the outside: the agent logs each call it
- * serves ("CNI request served", with a running count) and the plugin's own log lines say `via`.
+ * serves at debug level ("CNI request served", with a running count) and the plugin's own log lines
+ * say `via`.
  */
 import { request } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ let node: TestNode;
 
 beforeAll(async () => {
   await ensureCniBuilt();
-  node = await TestNode.start();
+  node = await TestNode.start({ agentArgs: ['--log-level', 'debug'] });
 });
 afterAll(async () => {
   await node?.stop();

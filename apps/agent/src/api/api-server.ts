@@ -25,6 +25,13 @@ export interface RouteOptions {
   raw?: boolean;
 }
 
+/** A served answer: status, headers, body text. */
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
 interface Route {
   method: string;
   path: string;
@@ -92,42 +99,52 @@ export class ApiServer {
     rmSync(this.socketPath, { force: true });
   }
 
+  /**
+   * Serves one request without a socket: the same routing, handlers and error mapping as over HTTP
+   * (used by the agent's in-process callers, e.g. the CNI plugin logic run for POST /v1/cni).
+   */
+  inject(method: string, url: string, body?: unknown): Promise<ApiResponse> {
+    const raw = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
+    return this.#handle(method, url, {}, async () => raw);
+  }
+
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const send = (status: number, body: unknown): void => {
-      const text = body === undefined ? '' : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    };
+    const out = await this.#handle(req.method ?? 'GET', req.url ?? '/', req.headers, () => readBody(req));
+    res.writeHead(out.status, { ...out.headers, 'content-length': Buffer.byteLength(out.text) });
+    res.end(out.text);
+  }
+
+  async #handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, readRaw: () => Promise<Buffer>): Promise<ApiResponse> {
+    const url = new URL(rawUrl, 'http://agent');
+    const json = (status: number, body: unknown): ApiResponse => ({
+      status,
+      headers: { 'content-type': 'application/json' },
+      text: body === undefined ? '' : JSON.stringify(body),
+    });
     try {
       const path = decodeURIComponent(url.pathname);
       const candidates = this.#routes.filter((r) => r.pattern.test(path));
-      const route = candidates.find((r) => r.method === req.method);
+      const route = candidates.find((r) => r.method === method);
       if (!route) {
-        if (candidates.length > 0) throw new AgentError('API_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`, `use ${candidates.map((c) => c.method).join(', ')}`, 405);
-        throw new AgentError('API_NOT_FOUND', `no API route ${req.method} ${path}`, 'see packages/api/openapi.yaml', 404);
+        if (candidates.length > 0) throw new AgentError('API_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, `use ${candidates.map((c) => c.method).join(', ')}`, 405);
+        throw new AgentError('API_NOT_FOUND', `no API route ${method} ${path}`, 'see packages/api/openapi.yaml', 404);
       }
       const m = route.pattern.exec(path);
       const params: Record<string, string> = {};
       route.names.forEach((n, i) => (params[n] = m?.[i + 1] ?? ''));
-      const raw = await readBody(req);
+      const raw = await readRaw();
       const body = route.raw ? undefined : parseJson(raw);
-      const out = await route.handler({ params, query: url.searchParams, body, headers: req.headers, rawBody: route.raw ? raw : Buffer.alloc(0) });
-      if ('text' in out) {
-        res.writeHead(out.status, { ...(out.headers ?? {}), 'content-type': out.contentType ?? 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(out.text) });
-        res.end(out.text);
-      } else {
-        send(out.status, out.body);
-      }
+      const out = await route.handler({ params, query: url.searchParams, body, headers, rawBody: route.raw ? raw : Buffer.alloc(0) });
+      if ('text' in out) return { status: out.status, headers: { ...(out.headers ?? {}), 'content-type': out.contentType ?? 'text/plain; charset=utf-8' }, text: out.text };
+      return json(out.status, out.body);
     } catch (e) {
       if (e instanceof AgentError) {
         if (e.status >= 500) this.log.error({ code: e.code, err: e.message }, 'API request failed');
-        send(e.status, { code: e.code, message: e.message, hint: e.hint });
-      } else {
-        const err = e as { code?: unknown; message?: string; hint?: unknown; errno?: unknown };
-        this.log.error({ err: err.message, code: err.code }, 'API request failed');
-        send(500, { code: typeof err.code === 'string' ? err.code : 'INTERNAL', message: err.message ?? String(e), hint: typeof err.hint === 'string' ? err.hint : 'see the agent log' });
+        return json(e.status, { code: e.code, message: e.message, hint: e.hint });
       }
+      const err = e as { code?: unknown; message?: string; hint?: unknown; errno?: unknown };
+      this.log.error({ err: err.message, code: err.code }, 'API request failed');
+      return json(500, { code: typeof err.code === 'string' ? err.code : 'INTERNAL', message: err.message ?? String(e), hint: typeof err.hint === 'string' ? err.hint : 'see the agent log' });
     }
   }
 }

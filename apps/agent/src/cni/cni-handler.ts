@@ -6,8 +6,9 @@
  * 200: the body is the plugin's stdout, `x-cni-exit-code` its exit code. Anything else tells the
  * shim that this agent does not take CNI calls, and it runs the standalone plugin instead.
  *
- * The plugin still reaches IPAM and endpoints through the REST API (an AgentClient on this agent's
- * own socket), so every route keeps its one implementation and its checks.
+ * The plugin still reaches IPAM and endpoints through the REST API's routes, so each keeps its one
+ * implementation and its checks: in-process through ApiServer.inject when given the server (no
+ * socket round trip), else with an AgentClient on this agent's own socket.
  *
  * A plugin acts in the network namespace it is run in. The shim says which one that is
  * (`x-cni-caller-netns: <dev>:<inode>` of /proc/self/ns/net); a call from another netns than the
@@ -16,9 +17,10 @@
 import { statSync } from 'node:fs';
 import { AgentClient } from '@cilium-ts/api';
 import { runCni, type CniAgent, type CniEnvVars } from '@cilium-ts/cni';
-import type { Handler, HandlerRequest } from '../api/api-server.js';
+import type { ApiServer, Handler, HandlerRequest } from '../api/api-server.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { InProcessAgent } from './in-process-agent.js';
 
 /** Request header -> the CNI variable it carries. */
 export const CNI_HEADERS: Readonly<Record<string, string>> = {
@@ -31,8 +33,10 @@ export const CNI_HEADERS: Readonly<Record<string, string>> = {
 };
 
 export interface CniHandlerOptions {
-  /** The agent's API socket (the plugin's AgentClient talks to it). */
+  /** The agent's API socket (the plugin's AgentClient talks to it when `api` is not given). */
   socketPath: string;
+  /** The API server this route is on: the plugin calls its routes in-process. */
+  api?: ApiServer;
   log: Logger;
   /** Overrides the AgentClient (tests). */
   agent?: CniAgent;
@@ -49,7 +53,7 @@ export function cniEnvFromHeaders(headers: HandlerRequest['headers']): CniEnvVar
 }
 
 export function cniHandler(o: CniHandlerOptions): Handler {
-  const agent = o.agent ?? new AgentClient({ socketPath: o.socketPath });
+  const agent = o.agent ?? (o.api ? new InProcessAgent(o.api, o.socketPath) : new AgentClient({ socketPath: o.socketPath }));
   let served = 0;
   return async ({ headers, rawBody }) => {
     const caller = headers['x-cni-caller-netns'];
@@ -63,7 +67,8 @@ export function cniHandler(o: CniHandlerOptions): Handler {
     const t0 = performance.now();
     const r = await runCni({ env, stdin: rawBody.toString('utf8'), agent, logFields: { via: 'agent' } });
     served++;
-    o.log.info(
+    // debug: one line per pod operation would be most of an agent's log at info.
+    o.log.debug(
       {
         cniCommand: env['CNI_COMMAND'],
         containerID: env['CNI_CONTAINERID'],
