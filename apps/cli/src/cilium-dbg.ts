@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AgentClient, DEFAULT_SOCKET_PATH, parseAgentHost, MAP_CT4, MAP_ENDPOINTS, ctEntryCodec, ctKey4Codec, endpointInfoCodec, endpointKeyCodec, type Endpoint } from '@cilium-ts/api';
+import { AgentClient, DEFAULT_SOCKET_PATH, parseAgentHost, MAP_CT4, MAP_ENDPOINTS, MAP_METRICS, metricsKeyCodec, metricsValueCodec, ctEntryCodec, ctKey4Codec, endpointInfoCodec, endpointKeyCodec, type Endpoint } from '@cilium-ts/api';
 import { BpfMap } from '@cilium-ts/ebpf';
 import { CliError } from './cli-error.js';
 import { formatTable } from './dbg/format-table.js';
 import { ctLine, ctRow } from './dbg/ct-format.js';
+import { dropReasonText } from './hubble/names.js';
 
 const program = new Command('cilium-dbg')
   .description('cilium-ts agent debug CLI')
@@ -109,6 +110,27 @@ bpf
     const rows = [...map.entries()].map(([k, v]) => ({ ip: k.ip, id: v.epId, ifindex: v.ifindex, mac: v.mac, nodeMac: v.nodeMac, flags: v.flags, secId: v.secId }));
     if (o.output === 'json') return json(rows);
     out(formatTable([['IP ADDRESS', 'LOCAL ENDPOINT INFO'], ...rows.map((r) => [`${r.ip}:0`, `id=${r.id} sec_id=${r.secId} flags=0x${r.flags.toString(16).padStart(4, '0')} ifindex=${r.ifindex} mac=${r.mac} nodemac=${r.nodeMac}`])]));
+  });
+
+bpf
+  .command('metrics')
+  .description('datapath packet counters by reason and direction')
+  .command('list')
+  .option('-o, --output <fmt>', 'json')
+  .action(async (o: { output?: string }) => {
+    const map = openPinned(await pinDir(), MAP_METRICS).typedPerCpu(metricsKeyCodec, metricsValueCodec);
+    const dirName = (d: number) => (d === 1 ? 'EGRESS' : d === 2 ? 'INGRESS' : 'UNKNOWN');
+    const rows = [...map.entries()]
+      .map(([k, perCpu]) => ({
+        reasonCode: k.reason,
+        reason: dropReasonText(k.reason),
+        direction: dirName(k.dir),
+        packets: Number(perCpu.reduce((a, v) => a + v.packets, 0n)),
+        bytes: Number(perCpu.reduce((a, v) => a + v.bytes, 0n)),
+      }))
+      .sort((a, b) => a.reasonCode - b.reasonCode || a.direction.localeCompare(b.direction));
+    if (o.output === 'json') return json(rows);
+    out(formatTable([['REASON', 'DIRECTION', 'PACKETS', 'BYTES'], ...rows.map((r) => [r.reason, r.direction, String(r.packets), String(r.bytes)])]));
   });
 
 try {
