@@ -490,7 +490,7 @@ int main(void) {
   const char *hv;
   size_t hvl;
   long code = -1, clen = -1;
-  if (!hend || !fl_end || res.len < 12 || strncmp(res.p, "HTTP/1.", 7) != 0 || strncmp(res.p + 8, " 200", 4) != 0 ||
+  if (!hend || !fl_end || res.len < 13 || strncmp(res.p, "HTTP/1.", 7) != 0 || strncmp(res.p + 8, " 200", 4) != 0 || (res.p[12] != ' ' && res.p[12] != '\r') ||
       !find_header(fl_end + 2, hend + 2, "x-cni-exit-code", &hv, &hvl) || !parse_uint(hv, hvl, 255, &code)) {
     char first[128] = "";
     if (res.len > 0) {
@@ -511,6 +511,9 @@ int main(void) {
     if ((size_t)clen > have) cni_fail(CNI_TRY_AGAIN_LATER, "cilium-cni: the answer of cilium-agent was cut short", "run the command again; see the agent log");
     have = (size_t)clen;
   }
-  if (write_all(1, body, have, 0) != 0) return 1;
-  return (int)code;
+  int rc = write_all(1, body, have, 0) != 0 ? 1 : (int)code;
+  free(res.p);
+  free(req.p);
+  free(in.p);
+  return rc;
 }
