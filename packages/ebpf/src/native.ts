@@ -64,6 +64,9 @@ export interface LibC {
   vsnprintf(buf: Buffer, size: number, fmt: string, ap: Ptr): number;
   setns(fd: number, nstype: number): number;
   if_nametoindex(name: string): number;
+  mmap(addr: null, len: number, prot: number, flags: number, fd: number, off: number): Ptr;
+  munmap(addr: Ptr, len: number): number;
+  sysconf(name: number): number;
 }
 
 let cache: { bpf: LibBpf; c: LibC; printProto: unknown; sampleProto: unknown } | undefined;
@@ -141,6 +144,9 @@ function bind() {
     vsnprintf: f(cLib, 'int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
     setns: f(cLib, 'int setns(int fd, int nstype)'),
     if_nametoindex: f(cLib, 'unsigned int if_nametoindex(const char *name)'),
+    mmap: f(cLib, 'void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+    munmap: f(cLib, 'int munmap(void *addr, size_t len)'),
+    sysconf: f(cLib, 'long sysconf(int name)'),
   };
   cache = { bpf: bpf as unknown as LibBpf, c: c as unknown as LibC, printProto, sampleProto };
   return cache;

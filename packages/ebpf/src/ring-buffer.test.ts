@@ -19,7 +19,7 @@ function ipv4Frame(): Buffer {
   return b;
 }
 
-describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
+describe.each(['mmap', 'libbpf'] as const)('RingBuffer, %s reader (records produced by BPF_PROG_TEST_RUN)', (reader) => {
   const tmp = makeTmpDir('cilium-ts-ebpf-rb');
   const bpffs = path.join(tmp.dir, 'bpffs');
   let obj: BpfObject;
@@ -42,7 +42,7 @@ describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
 
   it('delivers every record as a Buffer copy, from a timer that does not block the loop', async () => {
     const got: Buffer[] = [];
-    const rb = new RingBuffer(obj.map('test_events'), (b) => got.push(b));
+    const rb = new RingBuffer(obj.map('test_events'), (b) => got.push(b), { reader });
     rb.start();
     rb.start();
     try {
@@ -65,7 +65,7 @@ describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
 
   it('epoll wake-up delivers records without a timer', async () => {
     const got: Buffer[] = [];
-    const rb = new RingBuffer(obj.map('test_events'), (b) => got.push(b), { wakeup: 'epoll' });
+    const rb = new RingBuffer(obj.map('test_events'), (b) => got.push(b), { wakeup: 'epoll', reader });
     rb.start();
     try {
       for (let i = 0; i < 3; i++) {
@@ -82,10 +82,14 @@ describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
 
   it('consume() without a timer; errors thrown by onRecord surface from consume()', () => {
     let n = 0;
-    const rb = new RingBuffer(obj.map('test_events').fd, () => {
-      n++;
-      if (n === 2) throw new Error('bad record');
-    });
+    const rb = new RingBuffer(
+      obj.map('test_events').fd,
+      () => {
+        n++;
+        if (n === 2) throw new Error('bad record');
+      },
+      { reader },
+    );
     try {
       expect(rb.consume()).toBe(0);
       obj.program('tc_count').testRun({ data: ipv4Frame(), repeat: 3 });
@@ -104,7 +108,7 @@ describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
       () => {
         throw new Error('boom');
       },
-      { intervalMs: 1, onError: (e) => errors.push(e) },
+      { intervalMs: 1, onError: (e) => errors.push(e), reader },
     );
     rb.start();
     try {
@@ -118,7 +122,7 @@ describe('RingBuffer (records produced by BPF_PROG_TEST_RUN)', () => {
   });
 
   it('refuses maps that are not ring buffers', () => {
-    expect(() => new RingBuffer(obj.map('test_hash'), () => {})).toThrow(BpfError);
-    expect(() => new RingBuffer(obj.map('test_hash').fd, () => {})).toThrow(/ring buffer/);
+    expect(() => new RingBuffer(obj.map('test_hash'), () => {}, { reader })).toThrow(BpfError);
+    expect(() => new RingBuffer(obj.map('test_hash').fd, () => {}, { reader })).toThrow(/ring buffer|ringbuf/);
   });
 });

@@ -1,9 +1,11 @@
 /**
- * BPF ring buffer consumer for Node's event loop: libbpf's ring_buffer__new with a koffi-registered
- * callback, drained by ring_buffer__consume (never blocks) from an unref'ed timer.
+ * BPF ring buffer consumer for Node's event loop, drained (never blocking) from an unref'ed timer or on
+ * epoll readiness. Two readers: 'mmap' (default) walks the ring's mmap'ed pages in JS, one copy per
+ * record and no native call; 'libbpf' is ring_buffer__new with a koffi-registered callback per record.
  */
 import { BpfError, kernelError } from './errors.js';
-import type { BpfMap } from './bpf-map.js';
+import { BpfMap } from './bpf-map.js';
+import { MmapRingReader } from './ringbuf-mmap.js';
 import { copyFrom, koffi, lastErrno, libbpf, sampleFnType, type Ptr } from './native.js';
 import { MapType } from './sys.js';
 
@@ -17,6 +19,8 @@ export interface RingBufferOptions {
   wakeup?: 'timer' | 'epoll';
   /** Called when onRecord throws during a timer-driven consume (default: the error is thrown, uncaught). */
   onError?: (err: unknown) => void;
+  /** 'mmap' (default): read the ring's pages directly; 'libbpf': ring_buffer__consume with a callback. */
+  reader?: 'mmap' | 'libbpf';
 }
 
 export class RingBuffer {
@@ -25,6 +29,9 @@ export class RingBuffer {
   private readonly intervalMs: number;
   private readonly onError: ((err: unknown) => void) | undefined;
   private rb: Ptr | null = null;
+  private mm: MmapRingReader | null = null;
+  private readonly reader: 'mmap' | 'libbpf';
+  private readonly ringSize: number;
   private cb: koffi.IKoffiRegisteredCallback | null = null;
   private timer: NodeJS.Timeout | null = null;
   private poller: koffi.node.PollHandle | null = null;
@@ -34,27 +41,29 @@ export class RingBuffer {
 
   /** `onRecord` gets a copy of each record (keep it as long as you like). */
   constructor(map: BpfMap | number, onRecord: (data: Buffer) => void, opts: RingBufferOptions = {}) {
-    if (typeof map !== 'number' && map.type !== MapType.RINGBUF) {
-      throw new BpfError('EBPF_RINGBUF', `map ${map.name} is a ${map.typeName} map, not a ringbuf`, { hint: 'pass a BPF_MAP_TYPE_RINGBUF map' });
+    const info = typeof map === 'number' ? BpfMap.fromFd(map, false) : map;
+    if (info.type !== MapType.RINGBUF) {
+      throw new BpfError('EBPF_RINGBUF', `map ${info.name || `fd ${info.fd}`} is a ${info.typeName} map, not a ringbuf`, { hint: 'pass a BPF_MAP_TYPE_RINGBUF map' });
     }
     this.mapFd = typeof map === 'number' ? map : map.fd;
     this.onRecord = onRecord;
     this.intervalMs = opts.intervalMs ?? 10;
     this.onError = opts.onError;
     this.wakeup = opts.wakeup ?? 'timer';
+    this.reader = opts.reader ?? 'mmap';
+    this.ringSize = info.maxEntries;
     this.open();
   }
 
-  private open(): Ptr {
-    if (this.rb) return this.rb;
+  private open(): void {
+    if (this.rb || this.mm) return;
+    if (this.reader === 'mmap') {
+      this.mm = new MmapRingReader(this.mapFd, this.ringSize);
+      return;
+    }
     const cb = koffi.register(
       (_ctx: Ptr, data: Ptr, size: number | bigint) => {
-        try {
-          this.records++;
-          this.onRecord(copyFrom(data, Number(size)));
-        } catch (err) {
-          this.pending.push(err);
-        }
+        this.deliver(copyFrom(data, Number(size)));
         return 0;
       },
       koffi.pointer(sampleFnType() as koffi.IKoffiCType),
@@ -67,8 +76,16 @@ export class RingBuffer {
     }
     this.cb = cb;
     this.rb = rb;
-    return rb;
   }
+
+  private deliver = (data: Buffer): void => {
+    try {
+      this.records++;
+      this.onRecord(data);
+    } catch (err) {
+      this.pending.push(err);
+    }
+  };
 
   private drain(): void {
     try {
@@ -81,10 +98,11 @@ export class RingBuffer {
 
   /** Start draining on a timer or on epoll readiness (unref'ed: neither keeps the process alive). Idempotent. */
   start(): void {
-    const rb = this.open();
+    this.open();
     if (this.timer || this.poller) return;
     if (this.wakeup === 'epoll') {
-      const efd = libbpf().ring_buffer__epoll_fd(rb);
+      // The ring buffer map fd itself is pollable; libbpf's reader wraps it in an epoll fd.
+      const efd = this.rb ? libbpf().ring_buffer__epoll_fd(this.rb) : this.mapFd;
       this.poller = koffi.node.poll(efd, { readable: true }, () => this.drain());
       this.poller.unref();
       this.drain(); // what arrived before the watch started
@@ -97,8 +115,8 @@ export class RingBuffer {
   /** Drain what is in the ring now; returns the number of records handled. Throws what onRecord threw. */
   consume(): number {
     const rb = this.rb;
-    if (!rb) throw new BpfError('EBPF_CLOSED', `ring buffer on map fd ${this.mapFd} is stopped`, { hint: 'create a new RingBuffer' });
-    const r = libbpf().ring_buffer__consume(rb);
+    if (!rb && !this.mm) throw new BpfError('EBPF_CLOSED', `ring buffer on map fd ${this.mapFd} is stopped`, { hint: 'create a new RingBuffer' });
+    const r = this.mm ? this.mm.consume(this.deliver) : libbpf().ring_buffer__consume(rb);
     if (this.pending.length > 0) {
       const errs = this.pending;
       this.pending = [];
@@ -127,6 +145,10 @@ export class RingBuffer {
     if (this.rb) {
       libbpf().ring_buffer__free(this.rb);
       this.rb = null;
+    }
+    if (this.mm) {
+      this.mm.close();
+      this.mm = null;
     }
     if (this.cb) {
       koffi.unregister(this.cb);
