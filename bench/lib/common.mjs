@@ -2,7 +2,7 @@
 // Every kernel object a benchmark creates carries the run's random suffix and is removed by cleanup().
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -126,16 +126,28 @@ export function cpuSeconds(pid) {
   }
 }
 
-/** Starts a long-running process (servers); it is killed by pid at cleanup. */
+/**
+ * Starts a long-running process (servers, the agent); it is killed by pid at cleanup. Its output goes to a
+ * file, not a pipe: a pipe nobody drains while the bench blocks in a synchronous call would fill up and
+ * stall the process on its next write.
+ */
 export function startProcess(cmd, args, label) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  p.stdout.on('data', (c) => (log += c));
-  p.stderr.on('data', (c) => (log += c));
+  const logFile = join(mkdtempSync(join(tmpdir(), 'cts-bench-log-')), 'out.log');
+  const fd = openSync(logFile, 'a');
+  const p = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const log = () => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  onCleanup(() => rmSync(dirname(logFile), { recursive: true, force: true }));
   const handle = {
     proc: p,
     label,
-    log: () => log,
+    log,
     alive: () => p.exitCode === null && p.signalCode === null && pidRunning(p.pid),
     // Synchronous (usable from a signal handler): the event loop does not run here, so liveness is read
     // from /proc (a zombie counts as gone).
