@@ -67,7 +67,7 @@ export async function cmdDel(ctx: CniContext): Promise<void> {
   let nl: Netlink | undefined;
   try {
     nl = Netlink.open();
-    const deleted = nl.deleteLink(hostName);
+    const deleted = await nl.deleteLinkAsync(hostName);
     log.debug('host veth delete', { interface: hostName, deleted });
   } catch (e) {
     errors.push(toCniError(e, `DEL ${cid}/${env.ifname}: delete veth ${hostName}`));

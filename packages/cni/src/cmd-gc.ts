@@ -51,7 +51,7 @@ export async function cmdGc(ctx: CniContext): Promise<void> {
       if (veth && veth.startsWith('lxc')) {
         try {
           nl ??= Netlink.open();
-          nl.deleteLink(veth);
+          await nl.deleteLinkAsync(veth);
         } catch (e) {
           errors.push(describeError(toCniError(e, `delete veth ${veth} (${cid})`)));
         }

@@ -302,6 +302,27 @@ describe('link changes', () => {
     expect(ipj(nsPod2, 'link', 'show').map((l) => l.ifname)).toEqual(['lo']);
   });
 
+  it('deletes links off the event loop, several at once (deleteLinkAsync)', async () => {
+    const names = [0, 1, 2, 3, 4].map((i) => `va${i}${sfx}`);
+    for (const n of names) h.createVeth({ name: n, peerName: `vb${n.slice(2)}` });
+    // A timer keeps firing while the kernel tears the veths down on worker threads.
+    let ticks = 0;
+    const t = setInterval(() => ticks++, 1);
+    try {
+      expect(await Promise.all(names.map((n) => h.deleteLinkAsync(n)))).toEqual([true, true, true, true, true]);
+    } finally {
+      clearInterval(t);
+    }
+    expect(ticks).toBeGreaterThan(0);
+    for (const n of names) expect(h.linkByName(n)).toBeUndefined();
+    expect(ipj<Array<{ ifname: string }>>(nsHost, 'link', 'show').map((l) => l.ifname).filter((n) => names.includes(n))).toEqual([]);
+    expect(await h.deleteLinkAsync(names[0]!)).toBe(false);
+    // A handle bound to another netns deletes there.
+    p.createVeth({ name: `vc${sfx}`, peerName: `vd${sfx}` });
+    expect(await p.deleteLinkAsync(`vc${sfx}`)).toBe(true);
+    expect(p.linkByName(`vd${sfx}`)).toBeUndefined();
+  });
+
   it('creates dummy devices when the kernel has the driver, and explains when it does not', () => {
     const name = `dm${sfx}`;
     let err: NetlinkError | undefined;

@@ -90,9 +90,17 @@ export class Netlink {
   /** " in /run/netns/x" or "" — appended to operation names in errors. */
   private readonly where: string;
 
-  private constructor(sock: NetlinkSocket, where: string) {
+  private readonly target: string | number | undefined;
+
+  private constructor(sock: NetlinkSocket, where: string, target: string | number | undefined) {
     this.sock = sock;
     this.where = where;
+    this.target = target;
+  }
+
+  /** A new socket in the same netns as this handle's (for requests that run concurrently). */
+  private newSocket(): NetlinkSocket {
+    return this.target === undefined ? new NetlinkSocket() : withNetns(this.target, () => new NetlinkSocket());
   }
 
   /**
@@ -104,9 +112,9 @@ export class Netlink {
       throw NetlinkError.invalid('open netlink socket', 'both netnsPath and netnsFd given', 'pass one of them');
     }
     const target = opts.netnsPath ?? opts.netnsFd;
-    if (target === undefined) return new Netlink(new NetlinkSocket(), '');
+    if (target === undefined) return new Netlink(new NetlinkSocket(), '', undefined);
     const where = typeof target === 'string' ? ` in ${target}` : ` in netns fd ${target}`;
-    return new Netlink(withNetns(target, () => new NetlinkSocket()), where);
+    return new Netlink(withNetns(target, () => new NetlinkSocket()), where, target);
   }
 
   close(): void {
@@ -190,6 +198,36 @@ export class Netlink {
 
   /** Deletes a link (a veth takes its peer with it). False if it did not exist. */
   deleteLink(nameOrIndex: string | number): boolean {
+    const { op, body } = this.delLinkRequest(nameOrIndex);
+    try {
+      this.sock.request(op, C.RTM_DELLINK, 0, body);
+      return true;
+    } catch (e) {
+      if (e instanceof NetlinkError && e.errno === 19) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * deleteLink() without holding the event loop: the kernel's veth teardown (≈ 15 ms) runs on a worker
+   * thread, on a socket of its own, so several deletes overlap. A handle opened by netns fd needs that fd
+   * to stay open until the promise settles.
+   */
+  async deleteLinkAsync(nameOrIndex: string | number): Promise<boolean> {
+    const { op, body } = this.delLinkRequest(nameOrIndex);
+    const sock = this.newSocket();
+    try {
+      await sock.requestAsync(op, C.RTM_DELLINK, 0, body);
+      return true;
+    } catch (e) {
+      if (e instanceof NetlinkError && e.errno === 19) return false;
+      throw e;
+    } finally {
+      sock.close();
+    }
+  }
+
+  private delLinkRequest(nameOrIndex: string | number): { op: string; body: Buffer } {
     const op = `delete link ${typeof nameOrIndex === 'number' ? `#${nameOrIndex}` : nameOrIndex}${this.where}`;
     const w = new AttrWriter();
     if (typeof nameOrIndex === 'number') {
@@ -199,13 +237,7 @@ export class Netlink {
       checkIfName(nameOrIndex, op);
       w.raw(ifinfomsg()).string(C.IFLA_IFNAME, nameOrIndex);
     }
-    try {
-      this.sock.request(op, C.RTM_DELLINK, 0, w.finish());
-      return true;
-    } catch (e) {
-      if (e instanceof NetlinkError && e.errno === 19) return false;
-      throw e;
-    }
+    return { op, body: w.finish() };
   }
 
   setLinkUp(index: number): void {

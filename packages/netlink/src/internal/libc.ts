@@ -6,6 +6,8 @@ const lib = koffi.load('libc.so.6');
 
 type Fn<A extends unknown[]> = (...args: A) => number;
 
+const sendtoFn = lib.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t alen)');
+
 export const libc = {
   socket: lib.func('int socket(int domain, int type, int protocol)') as Fn<[number, number, number]>,
   bind: lib.func('int bind(int fd, void *addr, uint32_t len)') as Fn<[number, Buffer, number]>,
@@ -13,9 +15,16 @@ export const libc = {
   setsockopt: lib.func('int setsockopt(int fd, int level, int name, void *val, uint32_t len)') as Fn<
     [number, number, number, Buffer, number]
   >,
-  sendto: lib.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t alen)') as Fn<
-    [number, Buffer, number, number, Buffer, number]
-  >,
+  sendto: sendtoFn as Fn<[number, Buffer, number, number, Buffer, number]>,
+  /**
+   * sendto(2) on a libuv worker thread. rtnetlink does a request's work inside sendmsg, so a slow
+   * request (a veth delete waits for the kernel's teardown) runs off the event loop this way. errno is
+   * not available (it belongs to the worker thread): a failed send resolves to a negative count.
+   */
+  sendtoAsync: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, alen: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      sendtoFn.async(fd, buf, len, flags, addr, alen, (err: unknown, n: number) => (err ? reject(err) : resolve(Number(n))));
+    }),
   recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)') as Fn<[number, Buffer, number, number]>,
   close: lib.func('int close(int fd)') as Fn<[number]>,
   setns: lib.func('int setns(int fd, int nstype)') as Fn<[number, number]>,

@@ -22,6 +22,13 @@ const RCVBUF = 4 * 1024 * 1024;
 const RECV_TIMEOUT_S = 10;
 const DUMP_RETRIES = 5;
 
+/** sockaddr_nl of the kernel (pid 0). */
+const NETLINK_KERNEL_ADDR = (() => {
+  const b = Buffer.alloc(12);
+  b.writeUInt16LE(AF_NETLINK, 0);
+  return b;
+})();
+
 function intOpt(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32LE(v);
@@ -101,7 +108,8 @@ export class NetlinkSocket {
     }
   }
 
-  private send(op: string, type: number, flags: number, body: Buffer): number {
+  /** Frames one request (nlmsghdr + body) with the next sequence number. */
+  private frame(op: string, type: number, flags: number, body: Buffer): { msg: Buffer; len: number; seq: number } {
     if (this.fd < 0) {
       throw new NetlinkError({ operation: op, code: 'NETLINK_CLOSED', detail: 'socket is closed', hint: 'open a new Netlink handle' });
     }
@@ -114,16 +122,34 @@ export class NetlinkSocket {
     msg.writeUInt32LE(this.seq, 8);
     msg.writeUInt32LE(this.portId, 12);
     body.copy(msg, NLMSG_HDRLEN);
-    const dst = Buffer.alloc(12);
-    dst.writeUInt16LE(AF_NETLINK, 0);
+    return { msg, len, seq: this.seq };
+  }
+
+  private send(op: string, type: number, flags: number, body: Buffer): number {
+    const { msg, len, seq } = this.frame(op, type, flags, body);
     for (;;) {
-      const n = libc.sendto(this.fd, msg, len, 0, dst, 12);
-      if (n === len) return this.seq;
+      const n = libc.sendto(this.fd, msg, len, 0, NETLINK_KERNEL_ADDR, 12);
+      if (n === len) return seq;
       const errno = n < 0 ? lastErrno() : 0;
       if (errno === EINTR) continue;
       if (n >= 0) throw new NetlinkError({ operation: op, code: 'NETLINK_PROTOCOL', detail: `short send (${n} of ${len})`, hint: 'retry' });
       throw NetlinkError.fromErrno(`${op}: send`, errno);
     }
+  }
+
+  /**
+   * request() with the send (where rtnetlink does the work) on a worker thread, so a slow request does
+   * not hold the event loop. Use a socket of its own: replies to other requests on it would be skipped.
+   */
+  async requestAsync(op: string, type: number, flags: number, body: Buffer): Promise<NlMessage[]> {
+    const { msg, len, seq } = this.frame(op, type, NLM_F_REQUEST | NLM_F_ACK | flags, body);
+    const n = await libc.sendtoAsync(this.fd, msg, len, 0, NETLINK_KERNEL_ADDR, 12);
+    if (n !== len) {
+      // errno stayed on the worker thread; the synchronous path reports it properly.
+      this.send(op, type, NLM_F_REQUEST | NLM_F_ACK | flags, body);
+      return this.receive(op, this.seq, false).messages;
+    }
+    return this.receive(op, seq, false).messages;
   }
 
   private recvDatagram(op: string): number {
