@@ -6,8 +6,10 @@
  *
  *   pod netns            host netns
  *   +------+   veth   +-------+  ingress: cil_from_container  --> redirect_peer to a local pod
- *   | eth0 |==========| lxcXX |                                --> or the host stack (TC_ACT_OK)
- *   +------+          +-------+  egress:  cil_to_container    <-- from the host stack
+ *   | eth0 |==========| lxcXX |                                --> redirect to cilium_vxlan (tunnel mode,
+ *   +------+          +-------+                                    destination in another node's pod CIDR)
+ *                                                              --> or the host stack (TC_ACT_OK)
+ *                                egress:  cil_to_container    <-- from the host stack
  */
 #include "lib/compiler.h"
 #include "lib/eth.h"
@@ -17,6 +19,7 @@
 #include "lib/metrics.h"
 #include "lib/events.h"
 #include "lib/conntrack.h"
+#include "lib/tunnel.h"
 
 static __always_inline int is_tracked_l4(__u8 proto)
 {
@@ -29,6 +32,7 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	struct ev_eps eps = {};
 	struct ct_result res;
 	struct endpoint_info *src, *dst;
+	struct tunnel_value *tv;
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
@@ -62,8 +66,15 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	if (unlikely(ret))
 		return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
 
-	if (!dst)
+	if (!dst) {
+		/* Tunnel mode: another node's pod CIDR goes out through VXLAN. */
+		if (TUNNEL_IFINDEX) {
+			tv = lookup_ip4_tunnel(p.daddr);
+			if (tv)
+				goto to_overlay;
+		}
 		goto to_stack;
+	}
 
 	/* Local endpoint: route it ourselves (TTL, MACs) and hand the packet
 	 * straight to the peer's netns. */
@@ -84,6 +95,23 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	if (res.report)
 		send_trace(skb, TRACE_TO_LXC, res.ev_state, EV_DIR_EGRESS, &p, &eps);
 	return bpf_redirect_peer(ifindex, 0);
+
+to_overlay:
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	ip = data + ETH_HLEN;
+	if ((void *)(ip + 1) > data_end)
+		return send_drop(skb, DROP_INVALID, EV_DIR_EGRESS, &p, &eps);
+	if (unlikely(ip->ttl <= 1))
+		goto to_stack;
+	ipv4_dec_ttl(ip);
+	ret = tunnel_set_key(skb, tv, eps.src_sec_id);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+	update_metrics(len, EV_DIR_EGRESS, 0);
+	if (res.report)
+		send_trace(skb, TRACE_TO_OVERLAY, res.ev_state, EV_DIR_EGRESS, &p, &eps);
+	return bpf_redirect(TUNNEL_IFINDEX, 0);
 
 to_stack:
 	update_metrics(len, EV_DIR_EGRESS, 0);

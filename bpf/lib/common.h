@@ -18,11 +18,14 @@
 /* cilium_events   RINGBUF  flow_event records                                    */
 /* cilium_metrics  PERCPU_HASH metrics_key -> metrics_value (packets/bytes per reason+dir) */
 /* cilium_ev_lost  PERCPU_ARRAY __u32 0 -> __u64           (events lost: ring buffer full) */
+/* cilium_tunnel_map LPM_TRIE tunnel_key -> tunnel_value    (remote pod CIDR -> node underlay IP) */
+/*   (the kernel keeps 15 characters of a map's name, "cilium_tunnel_m"; the pin has the full name) */
 
 #define ENDPOINT_MAP_SIZE 65535
 #define CT_MAP_SIZE       262144
 #define EVENTS_RING_SIZE  (4 * 1024 * 1024)
 #define METRICS_MAP_SIZE  1024
+#define TUNNEL_MAP_SIZE   65536
 
 struct endpoint_key {
 	__u32 ip4;              /* pod IPv4, network order */
@@ -38,6 +41,26 @@ struct endpoint_info {
 	__u8  node_mac[6];      /* host-side veth MAC */
 	__u32 sec_id;           /* security identity (0 until policy lands) */
 };                              /* 24 bytes (a trailing __u32 pad made it 28: removed to match) */
+
+/*
+ * Tunnel map (tunnel mode): one row per pod CIDR of every other node, written
+ * by the agent's NodeManager. An LPM trie keyed by IPv4 prefix, so a lookup
+ * with prefixlen 32 and the destination address finds the node whose pod CIDR
+ * holds it (the longest prefix wins). The local node's own CIDR is never in it.
+ */
+struct tunnel_key {
+	__u32 prefixlen;        /* LPM trie prefix length in bits (32 for a lookup) */
+	__u32 ip4;              /* CIDR base address, network order */
+};                              /* 8 bytes */
+
+struct tunnel_value {
+	__u32 remote_ip4;       /* the remote node's underlay IPv4, network order */
+	__u32 flags;            /* 0 (reserved) */
+};                              /* 8 bytes */
+
+/* Outer header TTL. The VNI carries the source's security identity (as in
+ * Cilium; 0 until identities land), read back as src_sec_id on the far side. */
+#define TUNNEL_TTL 64
 
 /*
  * One CT entry per connection, keyed by the tuple of its first packet (the
@@ -94,9 +117,11 @@ struct ct_entry {
 #define TRACE_TO_LXC      0
 #define TRACE_TO_HOST     2
 #define TRACE_TO_STACK    3
+#define TRACE_TO_OVERLAY  4
 #define TRACE_FROM_LXC    5
 #define TRACE_FROM_HOST   7
 #define TRACE_FROM_STACK  8
+#define TRACE_FROM_OVERLAY 9
 
 /* CT state carried in events */
 #define EV_CT_NONE        0
@@ -114,6 +139,7 @@ struct ct_entry {
 #define DROP_UNSUPPORTED_L3       139
 #define DROP_WRITE_ERROR          141
 #define DROP_UNKNOWN_L4           142
+#define DROP_UNKNOWN_L3           150   /* overlay: destination is no local endpoint */
 #define DROP_CT_CREATE_FAILED     155
 #define DROP_FRAG_NOT_SUPPORTED   157
 #define DROP_UNSUPPORTED_L2       166

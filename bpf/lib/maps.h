@@ -46,4 +46,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cilium_ev_lost SEC(".maps");
 
+/* Remote pod CIDRs -> node underlay IPv4 (tunnel mode; empty in native mode). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct tunnel_key);
+	__type(value, struct tunnel_value);
+	__uint(max_entries, TUNNEL_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cilium_tunnel_map SEC(".maps");
+
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * BPF_PROG_TEST_RUN suite for bpf/build/bpf_lxc.o.
+ * BPF_PROG_TEST_RUN suite for bpf/build/bpf_lxc.o (and bpf_overlay.o, found
+ * next to it, loaded with bpf_lxc's maps as the agent does through pinning).
  *
  * Runs in a network (and mount) namespace of its own, made with unshare(2):
  * two dummy devices there give real ifindexes for skb->ifindex (the kernel
@@ -8,6 +9,7 @@
  * in the pinning test, which uses a private bpffs mount under /tmp.
  *
  * Usage: bpf-tests [path/to/bpf_lxc.o] [test-name-substring]
+ * (bpf_overlay.o is taken from the directory of bpf_lxc.o)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +48,9 @@
 /* ---------------------------------------------------------------- harness */
 
 static const char *obj_path = "build/bpf_lxc.o";
+static char overlay_path[512] = "build/bpf_overlay.o";
+/* TUNNEL_IFINDEX for the next dp_open (0: leave the default, tunnel off). */
+static uint32_t open_tunnel_ifindex;
 static int cur_failed;
 static char cur_msg[4096];
 
@@ -155,6 +160,8 @@ static int dp_open(struct dp *d, int mon_agg, const char *pin_root)
 			bpf_map__set_pin_path(map, NULL);
 	}
 	if (mon_agg >= 0 && (err = set_rodata_u32(d->obj, "MONITOR_AGGREGATION", mon_agg)))
+		return err;
+	if (open_tunnel_ifindex && (err = set_rodata_u32(d->obj, "TUNNEL_IFINDEX", open_tunnel_ifindex)))
 		return err;
 	err = bpf_object__load(d->obj);
 	if (err)
@@ -343,6 +350,7 @@ static void test_object_layout(void)
 		{ "cilium_events", BPF_MAP_TYPE_RINGBUF, 0, 0 },
 		{ "cilium_metrics", BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct metrics_key), sizeof(struct metrics_value) },
 		{ "cilium_ev_lost", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8 },
+		{ "cilium_tunnel_map", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct tunnel_key), sizeof(struct tunnel_value) },
 	};
 	struct btf *btf = bpf_object__btf(D.obj);
 	size_t i;
@@ -351,6 +359,8 @@ static void test_object_layout(void)
 	CHECK(sizeof(struct ct_key4) == 16, "ct_key4 is %zu bytes", sizeof(struct ct_key4));
 	CHECK(sizeof(struct ct_entry) == 40, "ct_entry is %zu bytes", sizeof(struct ct_entry));
 	CHECK(sizeof(struct flow_event) == 48, "flow_event is %zu bytes", sizeof(struct flow_event));
+	CHECK(sizeof(struct tunnel_key) == 8 && sizeof(struct tunnel_value) == 8, "tunnel key/value %zu/%zu",
+	      sizeof(struct tunnel_key), sizeof(struct tunnel_value));
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		m = bpf_object__find_map_by_name(D.obj, want[i].name);
 		REQUIRE(m, "map %s missing", want[i].name);
@@ -363,12 +373,14 @@ static void test_object_layout(void)
 	}
 	/* The agent checks its codecs against these BTF sizes. */
 	{
-		const char *names[] = { "endpoint_info", "ct_key4", "ct_entry", "metrics_key", "metrics_value" };
+		const char *names[] = { "endpoint_info", "ct_key4", "ct_entry", "metrics_key", "metrics_value",
+					"tunnel_key", "tunnel_value" };
 		size_t sizes[] = { sizeof(struct endpoint_info), sizeof(struct ct_key4), sizeof(struct ct_entry),
-				   sizeof(struct metrics_key), sizeof(struct metrics_value) };
+				   sizeof(struct metrics_key), sizeof(struct metrics_value),
+				   sizeof(struct tunnel_key), sizeof(struct tunnel_value) };
 
 		REQUIRE(btf, "object has no BTF");
-		for (i = 0; i < 5; i++) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			int id = btf__find_by_name_kind(btf, names[i], BTF_KIND_STRUCT);
 
 			CHECK(id > 0 && btf__resolve_size(btf, id) == (long)sizes[i], "BTF struct %s: id %d size %lld",
@@ -874,7 +886,8 @@ static void test_ring_full_counts_lost(void)
 static void test_pinning_by_name(void)
 {
 	char root[] = "/tmp/cts-bpffs-XXXXXX";
-	const char *maps[] = { "cilium_lxc", "cilium_ct4_glob", "cilium_events", "cilium_metrics", "cilium_ev_lost" };
+	const char *maps[] = { "cilium_lxc", "cilium_ct4_glob", "cilium_events", "cilium_metrics", "cilium_ev_lost",
+			       "cilium_tunnel_map" };
 	struct endpoint_key k = { .ip4 = IP_A };
 	struct endpoint_info v = { .ifindex = 4242, .ep_id = 7 }, got;
 	struct dp d1, d2;
@@ -891,7 +904,7 @@ static void test_pinning_by_name(void)
 	err = dp_open(&d1, -1, root);
 	CHECK(!err, "first load: %s", strerror(-err));
 	if (!err) {
-		for (i = 0; i < 5; i++) {
+		for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 			struct stat st;
 
 			snprintf(path, sizeof(path), "%s/%s", root, maps[i]);
@@ -909,7 +922,7 @@ static void test_pinning_by_name(void)
 		}
 		dp_close(&d2);
 	}
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", root, maps[i]);
 		unlink(path);
 	}
@@ -1187,6 +1200,214 @@ out:
 	dp_close(&d);
 }
 
+
+/* ------------------------------------------------------------ tunnel mode */
+
+static uint32_t ip4(unsigned a, unsigned b, unsigned c, unsigned d)
+{
+	return htonl((a << 24) | (b << 16) | (c << 8) | d);
+}
+
+static int tunnel_put(struct dp *d, uint32_t base, uint32_t plen, uint32_t remote)
+{
+	struct tunnel_key k = { .prefixlen = plen, .ip4 = base };
+	struct tunnel_value v = { .remote_ip4 = remote };
+
+	return bpf_map_update_elem(bpf_object__find_map_fd_by_name(d->obj, "cilium_tunnel_map"), &k, &v,
+				   BPF_ANY) ? -errno : 0;
+}
+
+/* From a pod to another node's pod CIDR: tunnel key set, redirected to the
+ * VXLAN device, traced TO_OVERLAY; outside every CIDR: to the stack. With
+ * TUNNEL_IFINDEX 0 (native routing) the same packet goes to the stack. */
+static void test_tunnel_to_overlay(void)
+{
+	const uint32_t remote_pod = ip4(10, 210, 1, 5), other_pod = ip4(10, 210, 9, 9);
+	uint8_t pkt[PKT_MAX];
+	struct pkt_opts o = tcp_a_to_b(43000, TCP_SYN);
+	uint64_t fwd_before;
+	struct ct_entry e;
+	struct run r;
+	struct dp t;
+	size_t len;
+	int err;
+
+	/* native routing (D: TUNNEL_IFINDEX 0): the stack routes it */
+	o.daddr = remote_pod;
+	len = build_pkt(pkt, &o);
+	REQUIRE(tunnel_put(&D, ip4(10, 210, 1, 0), 24, ip4(192, 168, 77, 2)) == 0, "seed D tunnel map");
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK, "native: ret %d, want TC_ACT_OK", r.ret);
+	CHECK(D.nev == 1 && D.ev[0].subtype == TRACE_TO_STACK, "native: %d events, first %u", D.nev,
+	      D.nev ? D.ev[0].subtype : 0);
+
+	/* tunnel mode */
+	open_tunnel_ifindex = if_b;
+	err = dp_open(&t, -1, NULL);
+	open_tunnel_ifindex = 0;
+	if (!err)
+		err = seed_endpoints(&t);
+	if (err) {
+		dp_close(&t);
+		REQUIRE(0, "load with TUNNEL_IFINDEX: %s", strerror(-err));
+	}
+	CHECK(tunnel_put(&t, ip4(10, 210, 1, 0), 24, ip4(192, 168, 77, 2)) == 0, "seed /24");
+	CHECK(tunnel_put(&t, ip4(10, 210, 0, 0), 16, ip4(192, 168, 77, 3)) == 0, "seed /16");
+	fwd_before = metric_packets(&t, 0, EV_DIR_EGRESS);
+
+	o.sport = 43001;
+	len = build_pkt(pkt, &o);
+	events_reset(&t);
+	REQUIRE(run_prog(&t, t.from_fd, pkt, len, if_a, &r) == 0, "test run: %s", strerror(errno));
+	CHECK(r.ret == TC_ACT_REDIRECT, "to a remote pod CIDR: ret %d, want TC_ACT_REDIRECT", r.ret);
+	CHECK(r.out_len == len, "out len %u", r.out_len);
+	CHECK(r.out[14 + 8] == 63, "TTL %u, want 63", r.out[14 + 8]);
+	CHECK(ipv4_csum_ok(r.out), "IPv4 checksum wrong after TTL decrement");
+	CHECK(!memcmp(r.out + 14 + 12, pkt + 14 + 12, len - 26), "addresses or payload changed");
+	CHECK(t.nev == 1, "%d events, want 1", t.nev);
+	if (t.nev >= 1) {
+		CHECK(t.ev[0].type == EVENT_TRACE && t.ev[0].subtype == TRACE_TO_OVERLAY, "event %u/%u, want trace TO_OVERLAY",
+		      t.ev[0].type, t.ev[0].subtype);
+		CHECK(t.ev[0].ct_state == EV_CT_NEW && t.ev[0].src_ep == EP_A && t.ev[0].dst_ep == 0 &&
+		      t.ev[0].daddr == remote_pod && t.ev[0].dir == EV_DIR_EGRESS, "event fields");
+	}
+	CHECK(ct_get(&t, IP_A, remote_pod, 43001, 80, IPPROTO_TCP, &e) == 0 && e.src_ep == EP_A && e.dst_ep == 0 &&
+	      e.state == CT_TCP_SYN_SENT, "CT entry for the tunneled SYN");
+	CHECK(metric_packets(&t, 0, EV_DIR_EGRESS) == fwd_before + 1, "forwarded metric");
+
+	/* the /16 covers another node's address range too */
+	o.daddr = other_pod;
+	len = build_pkt(pkt, &o);
+	events_reset(&t);
+	REQUIRE(run_prog(&t, t.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && t.nev == 1 && t.ev[0].subtype == TRACE_TO_OVERLAY,
+	      "/16: ret %d, %d events", r.ret, t.nev);
+
+	/* outside every pod CIDR: the stack */
+	o.daddr = ip4(10, 99, 0, 1);
+	len = build_pkt(pkt, &o);
+	events_reset(&t);
+	REQUIRE(run_prog(&t, t.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && t.nev == 1 && t.ev[0].subtype == TRACE_TO_STACK,
+	      "unknown destination: ret %d, %d events", r.ret, t.nev);
+	CHECK(!memcmp(r.out, pkt, len), "packet to the stack was modified");
+
+	/* a local endpoint still wins over the tunnel */
+	CHECK(tunnel_put(&t, ip4(10, 200, 0, 0), 16, ip4(192, 168, 77, 4)) == 0, "seed a CIDR over the local pods");
+	o = tcp_a_to_b(43002, TCP_SYN);
+	len = build_pkt(pkt, &o);
+	events_reset(&t);
+	REQUIRE(run_prog(&t, t.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && t.nev == 1 && t.ev[0].subtype == TRACE_TO_LXC,
+	      "local pod: ret %d, %d events, point %u", r.ret, t.nev, t.nev ? t.ev[0].subtype : 0);
+
+	/* a packet whose TTL would expire goes to the stack (ICMP time exceeded) */
+	o = tcp_a_to_b(43003, TCP_SYN);
+	o.daddr = remote_pod;
+	o.ttl = 1;
+	len = build_pkt(pkt, &o);
+	events_reset(&t);
+	REQUIRE(run_prog(&t, t.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK, "TTL 1: ret %d", r.ret);
+	dp_close(&t);
+}
+
+/* Loads bpf_overlay.o on D's maps (as pinning does for the agent). */
+static int overlay_open(struct bpf_object **out, int *prog_fd)
+{
+	struct bpf_object *obj = bpf_object__open_file(overlay_path, NULL);
+	struct bpf_map *m;
+	int err;
+
+	if (!obj)
+		return -errno;
+	bpf_object__for_each_map(m, obj) {
+		int fd;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		bpf_map__set_pin_path(m, NULL);
+		fd = bpf_object__find_map_fd_by_name(D.obj, bpf_map__name(m));
+		if (fd < 0 || (err = bpf_map__reuse_fd(m, fd))) {
+			bpf_object__close(obj);
+			return fd < 0 ? -ENOENT : err;
+		}
+	}
+	if ((err = bpf_object__load(obj))) {
+		bpf_object__close(obj);
+		return err;
+	}
+	*prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "cil_from_overlay"));
+	*out = obj;
+	return *prog_fd < 0 ? -ENOENT : 0;
+}
+
+/* Decapsulated packets on the VXLAN device: to a local pod (MACs, TTL, CT,
+ * FROM_OVERLAY + TO_ENDPOINT), the reply through bpf_lxc is a REPLY; an
+ * address that is no local pod: dropped UNKNOWN_L3 (150). */
+static void test_overlay_ingress(void)
+{
+	const uint32_t remote_pod = ip4(10, 210, 1, 7);
+	const uint8_t vx_mac[6] = { 0x02, 0xee, 0, 0, 0, 0x01 }, remote_mac[6] = { 0x02, 0xee, 0, 0, 0, 0x02 };
+	struct pkt_opts o = { .smac = remote_mac, .dmac = vx_mac, .saddr = remote_pod, .daddr = IP_B,
+			      .proto = IPPROTO_TCP, .sport = 44000, .dport = 8080, .tcp_flags = TCP_SYN };
+	struct bpf_object *ov = NULL;
+	uint8_t pkt[PKT_MAX];
+	uint64_t in_before;
+	struct ct_entry e;
+	struct run r;
+	size_t len;
+	int ov_fd = -1, err, i, from = 0, to = 0;
+
+	err = overlay_open(&ov, &ov_fd);
+	REQUIRE(!err, "load %s: %s", overlay_path, strerror(-err));
+	in_before = metric_packets(&D, 0, EV_DIR_INGRESS);
+
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	if (run_prog(&D, ov_fd, pkt, len, if_a, &r)) {
+		CHECK(0, "test run: %s", strerror(errno));
+		goto out;
+	}
+	CHECK(r.ret == TC_ACT_REDIRECT, "ret %d, want TC_ACT_REDIRECT (redirect_peer)", r.ret);
+	CHECK(!memcmp(r.out, MAC_B, 6) && !memcmp(r.out + 6, NODE_MAC_B, 6), "MACs not rewritten to B's");
+	CHECK(r.out[14 + 8] == 63 && ipv4_csum_ok(r.out), "TTL %u / checksum", r.out[14 + 8]);
+	CHECK(ct_get(&D, remote_pod, IP_B, 44000, 8080, IPPROTO_TCP, &e) == 0 && e.src_ep == 0 && e.dst_ep == EP_B &&
+	      e.state == CT_TCP_SYN_SENT, "CT entry remote -> B");
+	for (i = 0; i < D.nev; i++) {
+		from += D.ev[i].type == EVENT_TRACE && D.ev[i].subtype == TRACE_FROM_OVERLAY;
+		to += D.ev[i].type == EVENT_TRACE && D.ev[i].subtype == TRACE_TO_LXC && D.ev[i].dst_ep == EP_B &&
+		      D.ev[i].dir == EV_DIR_INGRESS && D.ev[i].ct_state == EV_CT_NEW;
+	}
+	CHECK(D.nev == 2 && from == 1 && to == 1, "%d events (%d from-overlay, %d to-endpoint)", D.nev, from, to);
+	CHECK(metric_packets(&D, 0, EV_DIR_INGRESS) == in_before + 1, "ingress forwarded metric");
+
+	/* B's SYN-ACK leaves through bpf_lxc: the same entry, as a reply */
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = remote_pod,
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = 44000, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	CHECK(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(D.nev == 1 && D.ev[0].ct_state == EV_CT_REPLY, "reply: %d events", D.nev);
+	CHECK(ct_get(&D, remote_pod, IP_B, 44000, 8080, IPPROTO_TCP, &e) == 0 && e.state == CT_TCP_SYN_RECV &&
+	      (e.flags & CT_F_SEEN_REPLY), "state %u after the reply", e.state);
+
+	/* no such pod here */
+	o = (struct pkt_opts){ .smac = remote_mac, .dmac = vx_mac, .saddr = remote_pod, .daddr = IP_STRANGER,
+			       .proto = IPPROTO_UDP, .sport = 5000, .dport = 53, .payload_len = 8 };
+	len = build_pkt(pkt, &o);
+	expect_drop(ov_fd, pkt, len, if_a, DROP_UNKNOWN_L3, EV_DIR_INGRESS);
+	CHECK(D.nev == 1 && D.ev[0].daddr == IP_STRANGER && D.ev[0].saddr == remote_pod, "drop event tuple");
+	CHECK(ct_get(&D, remote_pod, IP_STRANGER, 5000, 53, IPPROTO_UDP, &e) == -ENOENT, "dropped packet created CT");
+
+	/* not IPv4 */
+	len = build_l2(pkt, remote_mac, vx_mac, 0x86dd, 40);
+	expect_drop(ov_fd, pkt, len, if_a, DROP_UNSUPPORTED_L3, EV_DIR_INGRESS);
+out:
+	bpf_object__close(ov);
+}
+
 /* ---------------------------------------------------------------- main */
 
 struct test {
@@ -1213,6 +1434,8 @@ static const struct test tests[] = {
 	{ "monitor_aggregation_none", test_monitor_aggregation_none },
 	{ "events_not_lost", test_ring_full_counts_lost },
 	{ "pinning_by_name", test_pinning_by_name },
+	{ "tunnel_to_overlay", test_tunnel_to_overlay },
+	{ "overlay_ingress", test_overlay_ingress },
 	{ "live_traffic", test_live_traffic },
 };
 
@@ -1232,6 +1455,12 @@ int main(int argc, char **argv)
 
 	if (argc > 1)
 		obj_path = argv[1];
+	{
+		const char *slash = strrchr(obj_path, '/');
+		int dlen = slash ? (int)(slash - obj_path) + 1 : 0;
+
+		snprintf(overlay_path, sizeof(overlay_path), "%.*sbpf_overlay.o", dlen, obj_path);
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_quiet);
 

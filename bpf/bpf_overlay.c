@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * bpf_overlay: tc ingress of the agent's VXLAN device (cilium_vxlan, collect
+ * metadata mode). The kernel has already decapsulated the packet: what we see
+ * is the inner Ethernet frame a pod on another node sent, with the tunnel
+ * metadata (remote node, VNI = the source's security identity) attached.
+ *
+ *   underlay --UDP 8472--> cilium_vxlan  ingress: cil_from_overlay --> redirect_peer to a local pod
+ *                                                                  --> or drop UNKNOWN_L3 (150)
+ *
+ * Shares every map with bpf_lxc.o (pinned by name): endpoints, conntrack,
+ * events, metrics.
+ */
+#include "lib/compiler.h"
+#include "lib/eth.h"
+#include "lib/ipv4.h"
+#include "lib/maps.h"
+#include "lib/endpoint.h"
+#include "lib/metrics.h"
+#include "lib/events.h"
+#include "lib/conntrack.h"
+#include "lib/tunnel.h"
+
+static __always_inline int is_tracked_l4(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_ICMP;
+}
+
+static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
+{
+	struct pkt4 p = {};
+	struct ev_eps eps = {};
+	struct ct_result res = { .ev_state = EV_CT_NONE, .report = 1 };
+	struct bpf_tunnel_key tkey = {};
+	struct endpoint_info *dst;
+	void *data, *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	__u32 len = skb->len;
+	__u32 ifindex;
+	int ret;
+
+	ret = ipv4_parse(skb, &p);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+
+	/* The VNI names the sender's security identity. Without tunnel
+	 * metadata (BPF_PROG_TEST_RUN) it stays 0. */
+	if (bpf_skb_get_tunnel_key(skb, &tkey, sizeof(tkey), 0) == 0)
+		eps.src_sec_id = tkey.tunnel_id;
+
+	dst = lookup_ip4_endpoint(p.daddr);
+	if (!dst)
+		return send_drop(skb, DROP_UNKNOWN_L3, EV_DIR_INGRESS, &p, &eps);
+	eps.dst_ep = dst->ep_id;
+	eps.dst_sec_id = dst->sec_id;
+
+	if (unlikely(p.frag == PKT4_FRAG_LATER))
+		return send_drop(skb, DROP_FRAG_NOT_SUPPORTED, EV_DIR_INGRESS, &p, &eps);
+	if (unlikely(!is_tracked_l4(p.proto)))
+		return send_drop(skb, DROP_CT_UNKNOWN_PROTO, EV_DIR_INGRESS, &p, &eps);
+
+	ret = ct_process4(skb, &p, 0, eps.dst_ep, &res);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	ip = data + ETH_HLEN;
+	if ((void *)(ip + 1) > data_end)
+		return send_drop(skb, DROP_INVALID, EV_DIR_INGRESS, &p, &eps);
+	/* This node routes the packet to the pod: one more hop. */
+	if (unlikely(ip->ttl <= 1))
+		return send_drop(skb, DROP_INVALID, EV_DIR_INGRESS, &p, &eps);
+	ipv4_dec_ttl(ip);
+	eth_copy_mac(eth->h_dest, dst->mac);
+	eth_copy_mac(eth->h_source, dst->node_mac);
+	ifindex = dst->ifindex;
+
+	update_metrics(len, EV_DIR_INGRESS, 0);
+	if (res.report) {
+		send_trace(skb, TRACE_FROM_OVERLAY, res.ev_state, EV_DIR_INGRESS, &p, &eps);
+		send_trace(skb, TRACE_TO_LXC, res.ev_state, EV_DIR_INGRESS, &p, &eps);
+	}
+	/* Straight into the pod's netns (its cil_to_container does not run;
+	 * the CT entry above covers the connection). */
+	return bpf_redirect_peer(ifindex, 0);
+}
+
+SEC("tc")
+int cil_from_overlay(struct __sk_buff *skb)
+{
+	__u16 proto = eth_proto(skb);
+
+	if (likely(proto == ETH_P_IP_BE))
+		return handle_ipv4_from_overlay(skb);
+	if (proto == 0)
+		return send_drop(skb, DROP_INVALID, EV_DIR_INGRESS, NULL, NULL);
+	return send_drop(skb, DROP_UNSUPPORTED_L3, EV_DIR_INGRESS, NULL, NULL);
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";
