@@ -347,6 +347,29 @@ describe('link changes', () => {
   });
 });
 
+describe('vxlan', () => {
+  it('creates a collect-metadata (external) device as Cilium\'s cilium_vxlan, and reads it back', () => {
+    const name = `vx${sfx}`;
+    h.createVxlan({ name, external: true, port: 8472, mtu: 1450 });
+    const l = mustLink(h, name);
+    expect(l).toMatchObject({ kind: 'vxlan', mtu: 1450, vxlan: { port: 8472, external: true } });
+    expect(l.vxlan?.vni).toBeUndefined();
+    const d = ipj<Array<{ linkinfo: { info_kind: string; info_data: Record<string, unknown> } }>>(nsHost, '-d', 'link', 'show', 'dev', name)[0]!;
+    expect(d.linkinfo.info_kind).toBe('vxlan');
+    expect(d.linkinfo.info_data).toMatchObject({ external: true, port: 8472, learning: false });
+    // one external device per port and netns: the second one is refused, with a hint
+    const dup = catchErr(() => h.createVxlan({ name: `vy${sfx}`, external: true, port: 8472 }));
+    expect(dup.code).toBe('NETLINK_EEXIST');
+    expect(dup.hint).toMatch(/port 8472/);
+    expect(h.deleteLink(name)).toBe(true);
+    // a classic device with a VNI
+    h.createVxlan({ name, vni: 42, port: 4789 });
+    expect(mustLink(h, name).vxlan).toEqual({ port: 4789, external: false, vni: 42 });
+    expect(h.deleteLink(name)).toBe(true);
+    expect(catchErr(() => h.createVxlan({ name }))).toMatchObject({ code: 'NETLINK_INVALID_ARGUMENT' });
+  });
+});
+
 describe('pod plumbing as the CNI plugin does it', () => {
   it('IP/32 + scope-link route to the router + default via it + permanent neighbour; ping the router', () => {
     const router = '10.232.0.1';

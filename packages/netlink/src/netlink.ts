@@ -7,7 +7,7 @@ import { formatMac, parseMac } from './mac.js';
 import { NetlinkError } from './netlink-error.js';
 import { withNetns } from './netns.js';
 import type {
-  Address, AddressOptions, Link, Neighbour, NeighbourSpec, Route, RouteFilter, RouteProtocol, RouteSpec, Scope, VethSpec,
+  Address, AddressOptions, Link, Neighbour, NeighbourSpec, Route, RouteFilter, RouteProtocol, RouteSpec, Scope, VethSpec, VxlanSpec,
 } from './types.js';
 
 const IFNAMSIZ = 16;
@@ -191,6 +191,39 @@ export class Netlink {
     } catch (e) {
       if (e instanceof NetlinkError && e.errno === 95) {
         throw e.withHint('this kernel has no dummy driver (CONFIG_DUMMY): use a veth pair instead, as Cilium does with cilium_host/cilium_net');
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * A VXLAN device. `external: true` makes the collect-metadata device Cilium uses for tunnel mode
+   * (`ip link add cilium_vxlan type vxlan external dstport 8472`): no VNI, no remote; a BPF program sets
+   * both per packet, and received packets carry them as tunnel metadata.
+   */
+  createVxlan(o: VxlanSpec): void {
+    const port = o.port ?? 8472;
+    const op = `create vxlan ${o.name}${o.external ? ' external' : ''} dstport ${port}${this.where}`;
+    checkIfName(o.name, op);
+    if (!o.external && o.vni === undefined) throw NetlinkError.invalid(op, 'neither external nor vni given', 'pass external: true (collect metadata) or a vni');
+    if (o.vni !== undefined && (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > 0xffffff)) throw NetlinkError.invalid(op, `invalid VNI ${o.vni}`, 'use 0..16777215');
+    if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw NetlinkError.invalid(op, `invalid port ${port}`, 'use 1..65535');
+    const w = new AttrWriter().raw(ifinfomsg()).string(C.IFLA_IFNAME, o.name);
+    if (o.mtu !== undefined) w.u32(C.IFLA_MTU, o.mtu);
+    w.begin(C.IFLA_LINKINFO).string(C.IFLA_INFO_KIND, 'vxlan').begin(C.IFLA_INFO_DATA);
+    if (o.vni !== undefined) w.u32(C.IFLA_VXLAN_ID, o.vni);
+    const be = Buffer.alloc(2);
+    be.writeUInt16BE(port);
+    w.bytes(C.IFLA_VXLAN_PORT, be);
+    w.u8(C.IFLA_VXLAN_LEARNING, o.learning ? 1 : 0);
+    if (o.external) w.u8(C.IFLA_VXLAN_COLLECT_METADATA, 1);
+    w.end().end();
+    try {
+      this.sock.request(op, C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, w.finish());
+    } catch (e) {
+      if (e instanceof NetlinkError && e.errno === 95) throw e.withHint('this kernel has no VXLAN driver (CONFIG_VXLAN)');
+      if (e instanceof NetlinkError && e.errno === 17) {
+        throw e.withHint(`a link named ${o.name}, or another external VXLAN device on port ${port}, already exists in this netns: delete it or pick another name/port`);
       }
       throw e;
     }
@@ -454,8 +487,18 @@ function parseLink(p: Buffer): Link {
     flags,
   };
   const info = a.get(C.IFLA_LINKINFO);
-  const kind = info ? attrString(parseAttrs(info).get(C.IFLA_INFO_KIND)) : undefined;
+  const infoAttrs = info ? parseAttrs(info) : undefined;
+  const kind = infoAttrs ? attrString(infoAttrs.get(C.IFLA_INFO_KIND)) : undefined;
   if (kind !== undefined) link.kind = kind;
+  const data = infoAttrs?.get(C.IFLA_INFO_DATA);
+  if (kind === 'vxlan' && data) {
+    const d = parseAttrs(data);
+    const port = d.get(C.IFLA_VXLAN_PORT);
+    const md = d.get(C.IFLA_VXLAN_COLLECT_METADATA);
+    const external = md !== undefined && md.length > 0 && md[0] !== 0;
+    const vni = attrU32(d.get(C.IFLA_VXLAN_ID));
+    link.vxlan = { port: port && port.length >= 2 ? port.readUInt16BE(0) : 0, external, ...(vni !== undefined && !external ? { vni } : {}) };
+  }
   const nsid = attrI32(a.get(C.IFLA_LINK_NETNSID));
   if (nsid !== undefined) link.linkNetnsId = nsid;
   // The kernel sends IFLA_LINK when it differs from the own index, or (newer kernels) always when

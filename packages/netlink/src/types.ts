@@ -23,6 +23,8 @@ export interface Link {
   linkNetnsId?: number;
   /** IFLA_MASTER. */
   masterIndex?: number;
+  /** For kind 'vxlan': its UDP destination port, collect-metadata mode and VNI (absent in external mode). */
+  vxlan?: { port: number; external: boolean; vni?: number };
 }
 
 export interface Address {
@@ -122,6 +124,20 @@ export interface VethSpec {
   mtu?: number;
   mac?: string;
   peerMac?: string;
+}
+
+export interface VxlanSpec {
+  name: string;
+  /** Collect-metadata mode (`ip link add ... type vxlan external`): one device for every remote, VNI and
+   * remote set per packet by a BPF program (bpf_skb_set_tunnel_key). Required true unless vni is given. */
+  external?: boolean;
+  /** VNI of a classic (non-external) device. */
+  vni?: number;
+  /** UDP destination port (and the port the device listens on). Default 8472, as Cilium's cilium_vxlan. */
+  port?: number;
+  mtu?: number;
+  /** Learn remote MACs from received packets (default false). */
+  learning?: boolean;
 }
 
 export interface AddressOptions {

@@ -83,6 +83,12 @@ export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;
+// IFLA_VXLAN_* (inside IFLA_INFO_DATA of kind "vxlan")
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_TTL = 5;
+export const IFLA_VXLAN_LEARNING = 7;
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_COLLECT_METADATA = 25;
 export const IFF_UP = 0x1;
 export const IFF_LOWER_UP = 0x10000;
 
