@@ -56,13 +56,21 @@ export class AgentApiError extends Error {
   }
 }
 
+/** How a request reaches the agent: HTTP over its unix socket by default, or in-process. */
+export type AgentTransport = (method: string, path: string, body: unknown) => Promise<RawResponse>;
+
 export interface AgentClientOptions {
   socketPath?: string;
+  /**
+   * Replaces the socket: the agent itself passes one that runs the request through its own routes
+   * (`ApiServer.inject`), so the CNI logic it hosts makes the same calls without a round trip.
+   */
+  transport?: AgentTransport;
   /** Per-request timeout, default 30 s. */
   timeoutMs?: number;
 }
 
-interface RawResponse {
+export interface RawResponse {
   status: number;
   body: string;
 }
@@ -70,10 +78,12 @@ interface RawResponse {
 export class AgentClient {
   readonly socketPath: string;
   readonly timeoutMs: number;
+  private readonly transport: AgentTransport | undefined;
 
   constructor(opts: AgentClientOptions = {}) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET_PATH;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.transport = opts.transport;
   }
 
   /** `GET /v1/healthz` */
@@ -138,6 +148,7 @@ export class AgentClient {
   }
 
   private raw(method: string, path: string, op: string, body?: unknown): Promise<RawResponse> {
+    if (this.transport) return this.transport(method, path, body);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<RawResponse>((resolve, reject) => {
       const headers: Record<string, string | number> = { Accept: 'application/json', Connection: 'close' };

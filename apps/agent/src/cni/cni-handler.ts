@@ -20,7 +20,6 @@ import { runCni, type CniAgent, type CniEnvVars } from '@cilium-ts/cni';
 import type { ApiServer, Handler, HandlerRequest } from '../api/api-server.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { InProcessAgent } from './in-process-agent.js';
 
 /** Request header -> the CNI variable it carries. */
 export const CNI_HEADERS: Readonly<Record<string, string>> = {
@@ -53,7 +52,15 @@ export function cniEnvFromHeaders(headers: HandlerRequest['headers']): CniEnvVar
 }
 
 export function cniHandler(o: CniHandlerOptions): Handler {
-  const agent = o.agent ?? (o.api ? new InProcessAgent(o.api, o.socketPath) : new AgentClient({ socketPath: o.socketPath }));
+  const api = o.api;
+  // In-process: the same routes, handlers and error mapping as the REST API, without a socket.
+  const inject = api
+    ? async (method: string, path: string, body: unknown) => {
+        const r = await api.inject(method, path, body);
+        return { status: r.status, body: r.text };
+      }
+    : undefined;
+  const agent = o.agent ?? new AgentClient({ socketPath: o.socketPath, ...(inject ? { transport: inject } : {}) });
   let served = 0;
   return async ({ headers, rawBody }) => {
     const caller = headers['x-cni-caller-netns'];
