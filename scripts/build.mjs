@@ -15,6 +15,7 @@ const entries = {
   'cilium-dbg': 'apps/cli/src/cilium-dbg.ts',
   hubble: 'apps/cli/src/hubble.ts',
   cilium: 'apps/cli/src/cilium.ts',
+  'cilium-operator': 'apps/operator/src/main.ts',
   'cilium-install-cni': 'apps/cli/src/cilium-install-cni.ts',
   'cilium-lab': 'lab/src/main.ts',
 };
