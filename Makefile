@@ -1,6 +1,6 @@
 # cilium-ts: every target installs what it needs, idempotently.
 SHELL := /bin/bash
-.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni clean
+.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni clean test-lab lab-up-bare
 
 all: build
 
@@ -36,6 +36,19 @@ test-unit: build go-tools
 
 # The README's test command: type-check, datapath tests, then every vitest suite (unit, kernel, CNI, agent).
 test: build typecheck test-bpf test-unit
+
+# Lab tests (need root and the upstream binaries, built and cached by lab/build-upstream.sh): not in `make test`.
+test-lab: build
+	./lab/build-upstream.sh >/dev/null
+	npx vitest run --config lab/vitest.config.ts
+
+# A lab with no CNI installed: control plane, CoreDNS, LAB_NODES nodes with their lab kubelets.
+LAB_NAME ?= demo
+LAB_NODES ?= 2
+lab-up-bare: build
+	./lab/build-upstream.sh >/dev/null
+	bin/cilium-lab up --name $(LAB_NAME) --nodes $(LAB_NODES)
+	@echo 'eval "$$(bin/cilium-lab env --name $(LAB_NAME))"; kubectl get nodes   # bin/cilium-lab down --name $(LAB_NAME) to remove it'
 
 demo: build
 	node scripts/demo.mjs $(DEMO_ARGS)
