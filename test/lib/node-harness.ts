@@ -6,7 +6,7 @@
  * (and, as a last resort, on process exit).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -31,11 +31,26 @@ export interface TestPod {
   cniVersion: string;
 }
 
+/** Another node as the agent's --remote-nodes-file lists it. */
+export interface RemoteNodeSpec {
+  name: string;
+  ip: string;
+  podCIDRs: string[];
+}
+
 export interface NodeOptions {
   podCidr?: string;
   mtu?: number;
   /** Extra agent flags. */
   agentArgs?: string[];
+  /** --routing-mode (default: the agent's, tunnel). */
+  routingMode?: 'tunnel' | 'native';
+  /** --node-ip: this node's underlay address (see Underlay). */
+  nodeIp?: string;
+  /** Writes this list to <tmp>/remote-nodes.json and passes --remote-nodes-file (change it with setRemoteNodes). */
+  remoteNodes?: RemoteNodeSpec[];
+  /** Runs once the node netns exists, before the agent starts (e.g. Underlay.attach). */
+  prepare?: (node: TestNode) => void;
 }
 
 const live = new Set<TestNode>();
@@ -65,6 +80,7 @@ export class TestNode {
   readonly routerIp: string;
   readonly mtu: number;
   readonly agentLog: string;
+  readonly remoteNodesFile: string;
   readonly agent: AgentClient;
   readonly pods = new Map<string, TestPod>();
   private readonly podNetns = new Set<string>();
@@ -89,6 +105,7 @@ export class TestNode {
     this.routerIp = [base[0], base[1], base[2], (base[3] ?? 0) + 1].join('.');
     this.mtu = opts.mtu ?? 1500;
     this.agentLog = join(this.tmpDir, 'agent.log');
+    this.remoteNodesFile = join(this.tmpDir, 'remote-nodes.json');
     this.agent = new AgentClient({ socketPath: this.socketPath, timeoutMs: 10_000 });
   }
 
@@ -100,7 +117,15 @@ export class TestNode {
       addNetns(n.netnsName);
       mkdirSync(n.stateDir, { recursive: true });
       mkdirSync(n.bpfRoot, { recursive: true });
-      n.agentArgs = opts.agentArgs ?? [];
+      const extra: string[] = [];
+      if (opts.routingMode !== undefined) extra.push('--routing-mode', opts.routingMode);
+      if (opts.nodeIp !== undefined) extra.push('--node-ip', opts.nodeIp);
+      if (opts.remoteNodes !== undefined) {
+        n.setRemoteNodes(opts.remoteNodes);
+        extra.push('--remote-nodes-file', n.remoteNodesFile);
+      }
+      opts.prepare?.(n);
+      n.agentArgs = [...extra, ...(opts.agentArgs ?? [])];
       await n.startAgent(n.agentArgs);
       return n;
     } catch (e) {
@@ -171,6 +196,20 @@ export class TestNode {
       p.kill(signal);
       await this.exited;
     }
+  }
+
+  /** Rewrites the remote nodes file atomically (the agent watches it). */
+  setRemoteNodes(nodes: RemoteNodeSpec[]): void {
+    const tmp = `${this.remoteNodesFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(nodes, null, 2));
+    renameSync(tmp, this.remoteNodesFile);
+  }
+
+  /** `cilium-dbg bpf tunnel list -o json` against this node's agent. */
+  tunnelList(): Array<{ prefix: string; tunnelEndpoint: string }> {
+    const r = spawnSync(process.execPath, [DBG_BIN, '-H', `unix://${this.socketPath}`, 'bpf', 'tunnel', 'list', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status !== 0) throw new Error(`cilium-dbg bpf tunnel list exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Array<{ prefix: string; tunnelEndpoint: string }>;
   }
 
   get agentPid(): number | undefined {
@@ -342,3 +381,53 @@ export class TestNode {
 }
 
 export type { CniRun };
+
+/**
+ * An underlay network for several TestNodes: a bridge in a netns of its own; attach() gives a node an
+ * interface `ul0` on it with an address of 172.30.0.0/24 (all inside namespaces this creates).
+ */
+export class Underlay {
+  readonly id = uniqueName('');
+  readonly netnsName = `cul-${this.id}`;
+  readonly bridge = 'br0';
+  readonly prefix = '172.30.0';
+  private destroyed = false;
+
+  private constructor() {}
+
+  static create(): Underlay {
+    const u = new Underlay();
+    underlays.add(u);
+    addNetns(u.netnsName);
+    sh('ip', ['-n', u.netnsName, 'link', 'add', u.bridge, 'type', 'bridge']);
+    sh('ip', ['-n', u.netnsName, 'link', 'set', u.bridge, 'up']);
+    return u;
+  }
+
+  /** The underlay address of host number n (1..254). */
+  ip(n: number): string {
+    return `${this.prefix}.${n}`;
+  }
+
+  /** Wires the node's netns to the bridge: `ul0` with ip(n)/24. */
+  attach(node: Pick<TestNode, 'netnsName'>, n: number): string {
+    const port = `p${n}-${this.id}`;
+    sh('ip', ['-n', this.netnsName, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', node.netnsName]);
+    sh('ip', ['-n', this.netnsName, 'link', 'set', port, 'master', this.bridge, 'up']);
+    sh('ip', ['-n', node.netnsName, 'addr', 'add', `${this.ip(n)}/24`, 'dev', 'ul0']);
+    sh('ip', ['-n', node.netnsName, 'link', 'set', 'ul0', 'up']);
+    return this.ip(n);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    underlays.delete(this);
+    delNetns(this.netnsName);
+  }
+}
+
+const underlays = new Set<Underlay>();
+process.on('exit', () => {
+  for (const u of underlays) u.destroy();
+});

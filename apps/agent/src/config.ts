@@ -25,6 +25,15 @@ export const agentConfigSchema = z
     ctGcIntervalSeconds: z.number().positive().default(30),
     hubbleCapacity: z.number().int().positive().default(4095),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** How pods reach other nodes' pods: VXLAN (bpf_overlay) or kernel routes via the node addresses. */
+    routingMode: z.enum(['tunnel', 'native']).default('tunnel'),
+    tunnelProtocol: z.enum(['vxlan']).default('vxlan'),
+    tunnelPort: z.number().int().min(1).max(65535).default(8472),
+    tunnelDevice: z.string().min(1).max(15).default('cilium_vxlan'),
+    /** This node's underlay IPv4 (default: the address of the interface holding the default route). */
+    nodeIp: z.string().ip({ version: 'v4' }).optional(),
+    /** JSON list of remote nodes `[{ name, ip, podCIDRs }]`, watched for changes (without Kubernetes). */
+    remoteNodesFile: z.string().min(1).optional(),
   })
   .strict();
 
@@ -65,7 +74,13 @@ export function loadAgentConfig(flags: Record<string, unknown>, configFile?: str
     const first = r.error.issues[0];
     const where = first?.path.join('.') ?? '';
     const msg = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid agent configuration: ${msg}`, where === 'podCidr' ? 'set --pod-cidr to a CIDR such as 10.200.0.0/24' : 'see `cilium-agent --help`');
+    const hints: Record<string, string> = {
+      podCidr: 'set --pod-cidr to a CIDR such as 10.200.0.0/24',
+      routingMode: 'use --routing-mode tunnel (VXLAN, the default) or native',
+      tunnelProtocol: 'only vxlan is supported (this kernel has no geneve)',
+      nodeIp: 'pass --node-ip with this node\'s underlay IPv4 address',
+    };
+    throw new ConfigError(`invalid agent configuration: ${msg}`, hints[where] ?? 'see `cilium-agent --help`');
   }
   return r.data;
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RingBuffer } from '@cilium-ts/ebpf';
@@ -16,6 +16,10 @@ import { ApiServer } from './api/api-server.js';
 import { ensureHostDevice } from './host-device.js';
 import { FlowObserver } from './hubble/observer-server.js';
 import { cniHandler } from './cni/cni-handler.js';
+import { NodeManager } from './node/node-manager.js';
+import { RemoteNodesFile } from './node/remote-nodes-file.js';
+import { findNodeAddress, type NodeAddress } from './node/node-address.js';
+import { ensureTunnelDevice, VXLAN_OVERHEAD } from './node/tunnel-device.js';
 
 interface ControllerStatus {
   successCount: number;
@@ -48,6 +52,12 @@ export class Daemon {
   #ring: RingBuffer | undefined;
   #api: ApiServer | undefined;
   #gcTimer: NodeJS.Timeout | undefined;
+  #nodes: NodeManager | undefined;
+  #nodesFile: RemoteNodesFile | undefined;
+  #nodeAddress: NodeAddress | undefined;
+  /** MTU of the underlay device, and of pod routes (less the VXLAN overhead in tunnel mode). */
+  #deviceMtu = 1500;
+  #routeMtu = 1500;
   readonly #controllers = new Map<string, ControllerStatus>();
 
   constructor(
@@ -64,6 +74,33 @@ export class Daemon {
     return this.#endpoints;
   }
 
+  /** Remote nodes -> tunnel map / routes (Kubernetes mode feeds it from CiliumNodes). */
+  get nodes(): NodeManager {
+    if (!this.#nodes) throw new AgentError('AGENT_NOT_STARTED', 'agent not started', 'call start() first', 503);
+    return this.#nodes;
+  }
+
+  get routeMtu(): number {
+    return this.#routeMtu;
+  }
+
+  /** Node address, MTUs, and in tunnel mode the VXLAN device; returns its ifindex (0 in native mode). */
+  #setupRouting(netlink: Netlink): number {
+    const { config, log } = this;
+    this.#nodeAddress = findNodeAddress(netlink, config.nodeIp);
+    if (!this.#nodeAddress) {
+      log.warn({}, 'no node IP: no --node-ip and no default route with an IPv4 address; pods can reach only this node (pass --node-ip to reach other nodes)');
+    }
+    this.#deviceMtu = this.#nodeAddress?.mtu ?? 1500;
+    this.#routeMtu = config.routingMode === 'tunnel' ? this.#deviceMtu - VXLAN_OVERHEAD : this.#deviceMtu;
+    if (config.routingMode === 'native') {
+      // the node forwards between the underlay and the pods' veths
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
+      return 0;
+    }
+    return ensureTunnelDevice(netlink, { name: config.tunnelDevice, port: config.tunnelPort, mtu: this.#routeMtu });
+  }
+
   async start(): Promise<void> {
     const { config, log } = this;
     const state = this.store.load();
@@ -75,7 +112,9 @@ export class Daemon {
     const netlink = Netlink.open();
     this.#netlink = netlink;
     ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
-    this.datapath.start();
+    const tunnelIfindex = this.#setupRouting(netlink);
+    this.datapath.start({ tunnelIfindex });
+    if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
     this.#endpoints = new EndpointManager({ datapath: this.datapath, netlink, ipam: this.ipam, persist: () => this.persist(), log });
     const restored = this.#endpoints.restore(state?.endpoints ?? []);
     // An address without an endpoint at start-up belongs to an ADD or a DEL that the previous agent
@@ -84,6 +123,25 @@ export class Daemon {
     for (const a of orphans) this.ipam.release(a.ip);
     if (orphans.length > 0) log.info({ released: orphans }, 'released addresses that no endpoint uses');
     this.persist();
+
+    this.#nodes = new NodeManager({
+      routingMode: config.routingMode,
+      localNodeName: config.nodeName,
+      localNodeIp: this.#nodeAddress?.ip,
+      localPodCidrs: [this.ipam.cidr.text],
+      netlink,
+      tunnelMap: this.datapath.tunnel,
+      routeMtu: this.#routeMtu,
+      log,
+    });
+    const nodes = this.#nodes;
+    if (config.remoteNodesFile !== undefined) {
+      this.#nodesFile = new RemoteNodesFile(config.remoteNodesFile, (list) => nodes.replaceAll(list), log);
+      nodes.replaceAll(this.#nodesFile.start());
+    } else {
+      // No source of remote nodes (yet): a single node. Kubernetes mode marks it synced after its first listing.
+      nodes.markSynced();
+    }
 
     const endpoints = this.#endpoints;
     const info = (e: ReturnType<EndpointManager['byId']>) =>
@@ -109,12 +167,13 @@ export class Daemon {
 
     this.#api = this.buildApi();
     await this.#api.listen();
-    log.info({ podCidr: this.ipam.cidr.text, router: this.ipam.routerIp, socket: config.socketPath, hubble: config.hubbleSocketPath, bpfRoot: config.bpfRoot, ...restored }, 'cilium-agent ready');
+    log.info({ podCidr: this.ipam.cidr.text, router: this.ipam.routerIp, routingMode: config.routingMode, nodeIp: this.#nodeAddress?.ip, routeMtu: this.#routeMtu, remoteNodes: nodes.list().length, socket: config.socketPath, hubble: config.hubbleSocketPath, bpfRoot: config.bpfRoot, ...restored }, 'cilium-agent ready');
   }
 
   /** Stops serving. Programs stay attached and maps pinned, so pods keep talking while we are away. */
   async stop(): Promise<void> {
     if (this.#gcTimer) clearInterval(this.#gcTimer);
+    this.#nodesFile?.stop();
     await this.#api?.close();
     this.#ring?.stop();
     await this.#observer?.stop();
@@ -181,7 +240,7 @@ export class Daemon {
       spec: { options: { MonitorAggregation: c.monitorAggregation } },
       status: {
         addressing: { ipv4: addressing },
-        'daemon-config-map': { ...c, bpfDir: this.datapath.objectPath },
+        'daemon-config-map': { ...c, bpfDir: this.datapath.objectPath, ...(this.#nodeAddress ? { nodeIp: this.#nodeAddress.ip } : {}) },
         'state-dir': c.stateDir,
         'bpf-root': c.bpfRoot,
         'bpf-pin-dir': this.datapath.pinDir,
@@ -189,6 +248,8 @@ export class Daemon {
         'hubble-socket-path': c.hubbleSocketPath,
         'host-device': c.hostDevice,
         'node-name': c.nodeName,
+        'device-mtu': this.#deviceMtu,
+        'route-mtu': this.#routeMtu,
       },
     };
   }

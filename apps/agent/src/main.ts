@@ -17,6 +17,12 @@ const program = new Command('cilium-agent')
   .option('--monitor-aggregation <level>', 'none | medium (default medium)')
   .option('--ct-gc-interval <seconds>', 'conntrack GC interval in seconds (default 30)', (v) => Number(v))
   .option('--log-level <level>', 'debug | info | warn | error (default info)')
+  .option('--routing-mode <mode>', 'tunnel (VXLAN, default) | native (kernel routes via node IPs)')
+  .option('--tunnel-protocol <proto>', 'vxlan (default)')
+  .option('--tunnel-port <port>', 'VXLAN UDP port (default 8472)', (v) => Number(v))
+  .option('--tunnel-device <name>', 'VXLAN device name (default cilium_vxlan)')
+  .option('--node-ip <ip>', "this node's underlay IPv4 (default: the address of the interface with the default route)")
+  .option('--remote-nodes-file <path>', 'JSON list of other nodes [{name, ip, podCIDRs}], watched for changes')
   .action(async (o: Record<string, string | number | undefined>) => {
     let config;
     try {
@@ -33,6 +39,12 @@ const program = new Command('cilium-agent')
           monitorAggregation: o.monitorAggregation,
           ctGcIntervalSeconds: o.ctGcInterval,
           logLevel: o.logLevel,
+          routingMode: o.routingMode,
+          tunnelProtocol: o.tunnelProtocol,
+          tunnelPort: o.tunnelPort,
+          tunnelDevice: o.tunnelDevice,
+          nodeIp: o.nodeIp,
+          remoteNodesFile: o.remoteNodesFile,
         },
         typeof o.configFile === 'string' ? o.configFile : undefined,
       );

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AgentClient, DEFAULT_SOCKET_PATH, parseAgentHost, MAP_CT4, MAP_ENDPOINTS, MAP_METRICS, metricsKeyCodec, metricsValueCodec, ctEntryCodec, ctKey4Codec, endpointInfoCodec, endpointKeyCodec, type Endpoint } from '@cilium-ts/api';
+import { AgentClient, DEFAULT_SOCKET_PATH, parseAgentHost, MAP_CT4, MAP_ENDPOINTS, MAP_METRICS, MAP_TUNNEL, tunnelKeyCodec, tunnelValueCodec, metricsKeyCodec, metricsValueCodec, ctEntryCodec, ctKey4Codec, endpointInfoCodec, endpointKeyCodec, type Endpoint } from '@cilium-ts/api';
 import { BpfMap } from '@cilium-ts/ebpf';
 import { CliError } from './cli-error.js';
 import { formatTable } from './dbg/format-table.js';
@@ -110,6 +110,18 @@ bpf
     const rows = [...map.entries()].map(([k, v]) => ({ ip: k.ip, id: v.epId, ifindex: v.ifindex, mac: v.mac, nodeMac: v.nodeMac, flags: v.flags, secId: v.secId }));
     if (o.output === 'json') return json(rows);
     out(formatTable([['IP ADDRESS', 'LOCAL ENDPOINT INFO'], ...rows.map((r) => [`${r.ip}:0`, `id=${r.id} sec_id=${r.secId} flags=0x${r.flags.toString(16).padStart(4, '0')} ifindex=${r.ifindex} mac=${r.mac} nodemac=${r.nodeMac}`])]));
+  });
+
+bpf
+  .command('tunnel')
+  .description('tunnel map: remote pod CIDRs and the node each is reached through (tunnel mode)')
+  .command('list')
+  .option('-o, --output <fmt>', 'json')
+  .action(async (o: { output?: string }) => {
+    const map = openPinned(await pinDir(), MAP_TUNNEL).typed(tunnelKeyCodec, tunnelValueCodec);
+    const rows = [...map.entries()].map(([k, v]) => ({ prefix: `${k.ip}/${k.prefixLen}`, tunnelEndpoint: v.remoteIp })).sort((a, b) => a.prefix.localeCompare(b.prefix));
+    if (o.output === 'json') return json(rows);
+    out(formatTable([['TUNNEL', 'VALUE'], ...rows.map((r) => [r.prefix, r.tunnelEndpoint])]));
   });
 
 bpf

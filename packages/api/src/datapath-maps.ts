@@ -11,6 +11,7 @@ export const MAP_ENDPOINTS = 'cilium_lxc';
 export const MAP_CT4 = 'cilium_ct4_glob';
 export const MAP_EVENTS = 'cilium_events';
 export const MAP_METRICS = 'cilium_metrics';
+export const MAP_TUNNEL = 'cilium_tunnel_map';
 
 /** Dotted IPv4 <-> 4 bytes in network order. */
 export function writeIpv4(ip: string, buf: Buffer, off: number): void {
@@ -168,6 +169,35 @@ export const metricsValueCodec: Codec<MetricsValue> = {
     b.writeBigUInt64LE(v.bytes, o + 8);
   },
   decode: (b, o) => ({ packets: b.readBigUInt64LE(o), bytes: b.readBigUInt64LE(o + 8) }),
+};
+
+/** cilium_tunnel_map key (LPM trie): a remote node's pod CIDR. */
+export interface TunnelKey {
+  /** CIDR base address (dotted IPv4). */
+  ip: string;
+  prefixLen: number;
+}
+export const tunnelKeyCodec: Codec<TunnelKey> = {
+  size: 8,
+  encode(v, b, o) {
+    b.writeUInt32LE(v.prefixLen, o);
+    writeIpv4(v.ip, b, o + 4);
+  },
+  decode: (b, o) => ({ prefixLen: b.readUInt32LE(o), ip: readIpv4(b, o + 4) }),
+};
+
+/** cilium_tunnel_map value: the underlay IPv4 of the node that owns the CIDR. */
+export interface TunnelValue {
+  remoteIp: string;
+  flags: number;
+}
+export const tunnelValueCodec: Codec<TunnelValue> = {
+  size: 8,
+  encode(v, b, o) {
+    writeIpv4(v.remoteIp, b, o);
+    b.writeUInt32LE(v.flags, o + 4);
+  },
+  decode: (b, o) => ({ remoteIp: readIpv4(b, o), flags: b.readUInt32LE(o + 4) }),
 };
 
 export const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP' };

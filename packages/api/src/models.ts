@@ -102,5 +102,9 @@ export interface DaemonConfigurationResponse {
     'hubble-socket-path': string;
     'host-device': string;
     'node-name': string;
+    /** MTU of the underlay device (as Cilium's). */
+    'device-mtu'?: number;
+    /** MTU for pod interfaces and routes: device MTU less the VXLAN overhead (50) in tunnel mode. */
+    'route-mtu'?: number;
   };
 }

@@ -6,20 +6,26 @@ import {
   MAP_ENDPOINTS,
   MAP_EVENTS,
   MAP_METRICS,
+  MAP_TUNNEL,
   ctEntryCodec,
   ctKey4Codec,
   endpointInfoCodec,
   endpointKeyCodec,
+  tunnelKeyCodec,
+  tunnelValueCodec,
   type CtEntry,
   type CtKey4,
   type EndpointInfo,
   type EndpointKey,
+  type TunnelKey,
+  type TunnelValue,
 } from '@cilium-ts/api';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 export const PROG_FROM_CONTAINER = 'cil_from_container';
 export const PROG_TO_CONTAINER = 'cil_to_container';
+export const PROG_FROM_OVERLAY = 'cil_from_overlay';
 /** tc filter handle and priority of our programs on every lxc device (as Cilium: 1/1). */
 const TC_HANDLE = 1;
 const TC_PRIORITY = 1;
@@ -41,7 +47,10 @@ export class Datapath {
   #obj: BpfObject | undefined;
   #fromContainer: BpfProgram | undefined;
   #toContainer: BpfProgram | undefined;
+  #overlayObj: BpfObject | undefined;
+  #tunnelIfindex = 0;
   endpoints!: TypedMap<EndpointKey, EndpointInfo>;
+  tunnel!: TypedMap<TunnelKey, TunnelValue>;
   ct!: TypedMap<CtKey4, CtEntry>;
   events!: BpfMap;
   metrics!: BpfMap;
@@ -54,7 +63,13 @@ export class Datapath {
     return join(this.opts.bpfDir, 'bpf_lxc.o');
   }
 
-  start(): void {
+  get overlayObjectPath(): string {
+    return join(this.opts.bpfDir, 'bpf_overlay.o');
+  }
+
+  /** tunnelIfindex: the VXLAN device bpf_lxc redirects other nodes' pod CIDRs to (0: native routing). */
+  start(o: { tunnelIfindex?: number } = {}): void {
+    this.#tunnelIfindex = o.tunnelIfindex ?? 0;
     if (!existsSync(this.objectPath)) {
       throw new AgentError('DATAPATH_OBJECT_MISSING', `datapath object ${this.objectPath} not found`, 'run `make build` (it compiles bpf/ with clang) or pass --bpf-dir');
     }
@@ -75,7 +90,7 @@ export class Datapath {
   #load(): void {
     const obj = BpfObject.open(this.objectPath, {
       pinRoot: this.pinDir,
-      rodata: { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2 },
+      rodata: { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex },
     });
     try {
       obj.load();
@@ -85,6 +100,7 @@ export class Datapath {
       this.ct = obj.map(MAP_CT4).typed(ctKey4Codec, ctEntryCodec);
       this.events = obj.map(MAP_EVENTS);
       this.metrics = obj.map(MAP_METRICS);
+      this.tunnel = obj.map(MAP_TUNNEL).typed(tunnelKeyCodec, tunnelValueCodec);
     } catch (e) {
       obj.close();
       throw e;
@@ -109,8 +125,31 @@ export class Datapath {
     }
   }
 
+  /**
+   * Loads bpf_overlay.o on the same pinned maps (after start()) and attaches cil_from_overlay to the VXLAN
+   * device's tc ingress (atomic replace, so a restarted agent never leaves the device unprogrammed).
+   */
+  attachOverlay(ifindex: number): void {
+    if (!this.#obj) throw new AgentError('DATAPATH_NOT_LOADED', 'datapath not loaded', 'call start() first');
+    if (!existsSync(this.overlayObjectPath)) {
+      throw new AgentError('DATAPATH_OBJECT_MISSING', `datapath object ${this.overlayObjectPath} not found`, 'run `make build` (it compiles bpf/ with clang) or pass --bpf-dir');
+    }
+    this.#overlayObj?.close();
+    const obj = BpfObject.open(this.overlayObjectPath, { pinRoot: this.pinDir, rodata: { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex } });
+    try {
+      obj.load();
+      tcAttach({ ifindex, direction: 'ingress', program: obj.program(PROG_FROM_OVERLAY), handle: TC_HANDLE, priority: TC_PRIORITY, replace: true });
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    this.#overlayObj = obj;
+  }
+
   /** Closes our handles. Programs stay attached and maps stay pinned: traffic keeps flowing. */
   close(): void {
+    this.#overlayObj?.close();
+    this.#overlayObj = undefined;
     this.#obj?.close();
     this.#obj = undefined;
   }
