@@ -165,7 +165,8 @@ export class KubeClient {
     const text = Buffer.concat(chunks).toString('utf8');
     const status = res.statusCode ?? 0;
     if (status >= 400) throw statusError(method, path, status, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    if (!text) return undefined as T;
+    return (/json/.test(String(res.headers['content-type'] ?? '')) ? JSON.parse(text) : text) as T;
   }
 
   list<T>(r: ResourceType, o: ListOptions = {}): Promise<ListResult<T>> {
