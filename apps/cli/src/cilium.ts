@@ -1,9 +1,17 @@
 import { Command } from 'commander';
-import { AgentClient, DEFAULT_SOCKET_PATH } from '@cilium-ts/api';
+import { CliError } from './cli-error.js';
+import { KubeStatusSource, loadKubeConfig } from './status/kube-status-source.js';
+import { parseDuration, runStatus } from './status/run-status.js';
 import { CILIUM_COMPAT_VERSION, CILIUM_TS_VERSION } from './version.js';
 
-// `cilium`: the install/status CLI. Until the Kubernetes lab lands, status reads one node's agent.
-const program = new Command('cilium').description('cilium-ts install and status CLI');
+// `cilium`: the cluster CLI (as cilium-cli). It reads the cluster through the Kubernetes API (KUBECONFIG,
+// --kubeconfig, --context); one node's agent is `cilium-dbg status`.
+const program = new Command('cilium')
+  .description('cilium-ts install and status CLI')
+  .option('-n, --namespace <namespace>', 'Namespace Cilium is running in. Can also be set via CILIUM_NAMESPACE env var', process.env.CILIUM_NAMESPACE || 'kube-system')
+  .option('--context <context>', 'Kubernetes configuration context')
+  .option('--kubeconfig <file>', 'Path to the kubeconfig file')
+  .option('--helm-release-name <name>', 'Helm release name', 'cilium');
 
 program
   .command('version')
@@ -14,27 +22,41 @@ program
 
 program
   .command('status')
-  .description("show the health of this node's agent")
-  .option('--agent-socket <path>', 'agent API socket', DEFAULT_SOCKET_PATH)
-  .action(async (o: { agentSocket: string }) => {
-    const s = await new AgentClient({ socketPath: o.agentSocket }).healthz();
-    const hub = s.hubble.observer ? `${s.hubble.state} (${s.hubble.observer['current-flows']}/${s.hubble.observer['max-flows']} flows)` : s.hubble.state;
-    process.stdout.write(
-      [
-        `    /¯¯\\`,
-        ` /¯¯\\__/¯¯\\    Cilium:             ${s.cilium.state}`,
-        ` \\__/¯¯\\__/    Operator:           disabled (no Kubernetes)`,
-        ` /¯¯\\__/¯¯\\    Hubble:             ${hub}`,
-        ` \\__/¯¯\\__/    ClusterMesh:        disabled`,
-        `    \\__/`,
-        '',
-        `Node:              ${s['node-name']}`,
-        `Endpoints:         ${s['endpoint-count']}`,
-        `IPAM:              ${s.ipam['ipv4-allocated']}/${s.ipam['ipv4-capacity']} allocated from ${s.ipam['alloc-range']}`,
-        '',
-      ].join('\n'),
+  .description('Display status (of the Cilium install in the cluster)')
+  .option('--wait', 'Wait for status to report success (no errors and warnings)', false)
+  .option('--wait-duration <duration>', 'Maximum time to wait for status', '5m0s')
+  .option('--ignore-warnings', 'Ignore warnings when waiting for status to report success', false)
+  .option('-o, --output <format>', 'Output format. One of: json, summary', 'summary')
+  .option('--interactive', 'Refresh the status summary output after each retry when --wait flag is specified (on a terminal)', true)
+  .option('--no-interactive', 'print only the final status')
+  .action(async (o: { wait: boolean; waitDuration: string; ignoreWarnings: boolean; output: string; interactive: boolean }) => {
+    if (o.output !== 'summary' && o.output !== 'json') throw new CliError('STATUS_BAD_OUTPUT', `unknown output format "${o.output}"`, 'use -o summary or -o json');
+    let waitDurationMs: number;
+    try {
+      waitDurationMs = parseDuration(o.waitDuration);
+    } catch (e) {
+      throw new CliError('STATUS_BAD_DURATION', `--wait-duration: ${e instanceof Error ? e.message : String(e)}`, 'give a Go duration such as 5m0s or 90s');
+    }
+    const g = program.opts<{ namespace: string; context?: string; kubeconfig?: string; helmReleaseName: string }>();
+    const src = new KubeStatusSource(loadKubeConfig({ ...(g.kubeconfig ? { kubeconfig: g.kubeconfig } : {}), ...(g.context ? { context: g.context } : {}) }));
+    const tty = process.stdout.isTTY === true;
+    const r = await runStatus(
+      src,
+      {
+        namespace: g.namespace,
+        wait: o.wait,
+        waitDurationMs,
+        ignoreWarnings: o.ignoreWarnings,
+        output: o.output,
+        colour: tty && !process.env.NO_COLOR,
+        interactive: o.interactive && tty,
+        helmReleaseName: g.helmReleaseName,
+      },
+      (t) => void process.stdout.write(t),
     );
-    if (s.cilium.state !== 'Ok') process.exitCode = 1;
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.exitCode;
   });
 
 try {
