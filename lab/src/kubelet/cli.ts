@@ -4,6 +4,7 @@
  *               --state-dir D --resolv-conf F --cgroup-root PATH
  * Run it inside the node's network namespace (nsenter --net=/run/netns/<node> ...).
  */
+import { pathToFileURL } from 'node:url';
 import { runKubelet, type KubeletOptions } from './kubelet.js';
 
 const FLAGS: Record<string, keyof KubeletOptions> = {
@@ -35,7 +36,7 @@ export function parseKubeletArgs(argv: string[]): KubeletOptions {
   return o as unknown as KubeletOptions;
 }
 
-const isMain = process.argv[1] !== undefined && /kubelet[-/]cli|kubelet-main/.test(process.argv[1]);
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   let opts: KubeletOptions;
   try {

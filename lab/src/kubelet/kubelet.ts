@@ -103,6 +103,7 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     api,
     node: opts.node,
     nodeIp: opts.nodeIp,
+    netnsPrefix: `${opts.lab}-${opts.node}`,
     paths,
     cgroupRoot: opts.cgroupRoot,
     resolvConf: opts.resolvConf,

@@ -1,7 +1,7 @@
 /**
  * How a container process is started: `nsenter --net=<pod netns>` (not for hostNetwork pods: the kubelet
  * already runs in the node's netns), `unshare --mount --propagation private` (a mount namespace of its
- * own), then a small sh prelude that joins the container's cgroups, bind-mounts the volumes, the pod's
+ * own; a UTS namespace with the pod's hostname unless hostNetwork), then a small sh prelude that joins the container's cgroups, bind-mounts the volumes, the pod's
  * /etc/resolv.conf and /etc/hosts, changes to workingDir and execs the command: the pid the kubelet gets
  * is the container's main process. Also the hostPath mapping of a lab node. Pure.
  */
@@ -20,8 +20,9 @@ export function shQuote(s: string): string {
 }
 
 /** The sh prelude: join cgroups, bind mounts (parents first), cd, exec "$@". */
-export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; workingDir?: string | undefined }): string {
+export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; workingDir?: string | undefined; hostname?: string | undefined }): string {
   const lines = ['set -e'];
+  if (o.hostname) lines.push(`hostname ${shQuote(o.hostname)}`);
   for (const d of o.cgroupDirs) lines.push(`echo $$ > ${shQuote(join(d, 'cgroup.procs'))}`);
   const mounts = [...o.mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length);
   for (const m of mounts) {
@@ -37,8 +38,8 @@ export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; wor
 }
 
 /** The full argv of a container process. */
-export function launchArgv(o: { netnsPath?: string | undefined; script: string; argv: string[] }): string[] {
-  const inner = ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', o.script, 'lab-container', ...o.argv];
+export function launchArgv(o: { netnsPath?: string | undefined; script: string; argv: string[]; uts?: boolean }): string[] {
+  const inner = ['unshare', '--mount', ...(o.uts ? ['--uts'] : []), '--propagation', 'private', '--', '/bin/sh', '-c', o.script, 'lab-container', ...o.argv];
   return o.netnsPath ? ['nsenter', `--net=${o.netnsPath}`, '--', ...inner] : inner;
 }
 

@@ -29,6 +29,8 @@ export interface NodeContext {
   api: KubeApi;
   node: string;
   nodeIp: string;
+  /** Pod netns are named <netnsPrefix>-<8 hex of the sandbox id> (the lab's down finds them by prefix). */
+  netnsPrefix: string;
   paths: NodePaths;
   cgroupRoot: string;
   resolvConf: string;
@@ -367,7 +369,7 @@ export class PodWorker {
       return;
     }
     if (!this.state.netnsName) {
-      this.state.netnsName = `lab-${this.state.sandboxId.slice(0, 12)}`;
+      this.state.netnsName = `${this.ctx.netnsPrefix}-${this.state.sandboxId.slice(0, 8)}`;
       this.saveState();
     }
     const ns = this.state.netnsName;
@@ -445,7 +447,11 @@ export class PodWorker {
   private async annotateNetns(path: string): Promise<void> {
     if (this.pod.metadata.annotations?.[NETNS_ANNOTATION] === path) return;
     const ns = encodeURIComponent(this.state.namespace);
-    const r = await this.ctx.api.request('PATCH', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(this.state.name)}`, { metadata: { annotations: { [NETNS_ANNOTATION]: path } } }, 'application/merge-patch+json');
+    const body = { metadata: { annotations: { [NETNS_ANNOTATION]: path } } };
+    const base = `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(this.state.name)}`;
+    let r = await this.ctx.api.request('PATCH', base, body, 'application/merge-patch+json');
+    // A node's credentials may not patch a pod (Node authorizer), only its status, which carries metadata too.
+    if (r.status === 403) r = await this.ctx.api.request('PATCH', `${base}/status`, body, 'application/merge-patch+json');
     if (r.status >= 300) this.ctx.log('warn', `pod ${this.name}: annotate netns: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
   }
 
@@ -743,8 +749,9 @@ export class PodWorker {
       return;
     }
     const cgDirs = createContainerCgroups(this.ctx.cgroupRoot, this.uid, c.spec.name, c.spec.resources);
-    const script = launchScript({ cgroupDirs: cgDirs, mounts, workingDir: c.spec.workingDir });
-    const full = launchArgv({ netnsPath: spec.hostNetwork ? undefined : `/run/netns/${this.state.netnsName ?? ''}`, script, argv });
+    const hostname = spec.hostNetwork ? undefined : (spec.hostname ?? this.state.name);
+    const script = launchScript({ cgroupDirs: cgDirs, mounts, workingDir: c.spec.workingDir, hostname });
+    const full = launchArgv({ netnsPath: spec.hostNetwork ? undefined : `/run/netns/${this.state.netnsName ?? ''}`, script, argv, uts: !spec.hostNetwork });
     mkdirSync(this.logDir, { recursive: true });
     const logFile = join(this.logDir, `${c.spec.name}-${c.saved.restartCount}.log`);
     const fd = openSync(logFile, 'a');
