@@ -15,6 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeApi, listWatch, type KubeObject } from './kube-client.js';
+import { CGROUP2_ROOT } from './cgroups.js';
 import { loadCniNetwork, type CniExec } from './cni.js';
 import { launchScript, nodeMountView, type NodePaths } from './launch.js';
 import { leaseObject, microTime, nodeObject, nodeStatus, type NodeCondition } from './node-status.js';
@@ -75,7 +76,8 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
   opts.signal?.addEventListener('abort', onSig, { once: true });
   if (opts.signal?.aborted) stop.abort();
 
-  const paths: NodePaths = { cniConfDir: opts.cniConfDir, cniBinDir: opts.cniBinDir, stateDir: opts.stateDir };
+  const paths: NodePaths = { cniConfDir: opts.cniConfDir, cniBinDir: opts.cniBinDir, stateDir: opts.stateDir, cgroup2Dir: join(CGROUP2_ROOT, opts.cgroupRoot) };
+  if (existsSync(join(CGROUP2_ROOT, 'cgroup.procs'))) mkdirSync(paths.cgroup2Dir!, { recursive: true });
   for (const d of [opts.stateDir, opts.cniConfDir, opts.cniBinDir, join(opts.stateDir, 'run-cilium'), join(opts.stateDir, 'bpffs'), join(opts.stateDir, 'var-lib-cni'), join(opts.stateDir, 'pods')]) {
     mkdirSync(d, { recursive: true });
   }

@@ -17,6 +17,7 @@ describe('hostPath mapping of a lab node', () => {
     expect(mapHostPath('/proc/sys/net', node)).toBeUndefined();
     expect(mapHostPath('/lib/modules', node)).toBeUndefined();
     expect(mapHostPath('/run/xtables.lock', node)).toBe('/lab/n1/state/hostpath/run/xtables.lock');
+    expect(mapHostPath('/run/cilium/cgroupv2', { ...node, cgroup2Dir: '/sys/fs/cgroup/unified/lab/n1' })).toBe('/sys/fs/cgroup/unified/lab/n1');
   });
 });
 

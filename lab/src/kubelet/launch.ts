@@ -47,6 +47,8 @@ export interface NodePaths {
   cniConfDir: string;
   cniBinDir: string;
   stateDir: string;
+  /** The node's cgroup2 directory (/sys/fs/cgroup/unified/<cgroupRoot>): what /run/cilium/cgroupv2 shows. */
+  cgroup2Dir?: string;
 }
 
 /** Host paths that are the host's own in a lab node too (the container sees the host root): no mount. */
@@ -58,13 +60,15 @@ function under(path: string, prefix: string): boolean {
 
 /**
  * Where a hostPath of a pod lives on a lab node: the node's own dirs for the paths that are per node
- * (CNI config and binaries, Cilium's run dir, the BPF filesystem, /var/lib/cni), the host's for
+ * (CNI config and binaries, Cilium's run dir, the BPF filesystem, /var/lib/cni; /run/cilium/cgroupv2 is
+ * the node's cgroup2 subtree, so an agent attaching cgroup BPF there reaches this node's pods), the host's for
  * /proc, /sys, /dev and /lib/modules, and <stateDir>/hostpath/<path> for anything else.
  * Returns undefined when no mount is needed (the host's path is already visible).
  */
 export function mapHostPath(path: string, n: NodePaths): string | undefined {
   const p = normalize(path).replace(/\/+$/, '') || '/';
   const table: Array<[string, string]> = [
+    ...(n.cgroup2Dir ? ([['/run/cilium/cgroupv2', n.cgroup2Dir], ['/var/run/cilium/cgroupv2', n.cgroup2Dir]] as Array<[string, string]>) : []),
     ['/etc/cni/net.d', n.cniConfDir],
     ['/opt/cni/bin', n.cniBinDir],
     ['/var/run/cilium', join(n.stateDir, 'run-cilium')],

@@ -1012,6 +1012,8 @@ export class PodWorker {
     }
     removeCgroups(this.ctx.cgroupRoot, this.uid, c.spec.name);
     c.killing = false;
+    // A restart (liveness) waits for the kill to finish.
+    this.kick();
   }
 
   // ---- deletion -----------------------------------------------------------------------------------
@@ -1023,6 +1025,8 @@ export class PodWorker {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    // Processes left by an earlier kubelet (the pod was deleted while none ran): adopt them to stop them.
+    for (const c of this.order) if (!c.proc && !c.adoptTimer && alive(c.saved.pid, c.saved.pidStart)) this.adopt(c);
     for (const c of this.order) if (c.rec.state.kind === 'running') this.event('Normal', 'Killing', `Stopping container ${c.spec.name}`);
     await Promise.all(this.order.map((c) => this.killContainer(c, grace)));
     await this.teardown();
@@ -1052,7 +1056,7 @@ export class PodWorker {
   async killAll(): Promise<void> {
     this.terminating ??= (async () => {
       for (const c of this.order) {
-        if (alive(c.saved.pid, c.saved.pidStart)) this.adopt(c);
+        if (!c.proc && !c.adoptTimer && alive(c.saved.pid, c.saved.pidStart)) this.adopt(c);
       }
       await Promise.all(this.order.map((c) => this.killContainer(c, 2)));
       for (const c of this.order) {
