@@ -138,7 +138,7 @@ const isEntry = (): boolean => {
 };
 if (isEntry()) {
   try {
-    const r = installCni(optionsFromEnv(process.env, self));
+    const r = installCni(optionsFromEnv(process.env, self ?? ''));
     for (const f of r.renamed) process.stdout.write(`install-cni: renamed ${f} to ${f}.cilium_bak\n`);
     process.stdout.write(`install-cni: installed ${r.installed.join(', ')}; wrote ${r.config}\n`);
   } catch (e) {
