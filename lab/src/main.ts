@@ -4,6 +4,7 @@ import { down } from './down.js';
 import { formatEnv, labEnv } from './env.js';
 import { labExec } from './exec.js';
 import { runForwarder } from './forwarder.js';
+import { runKubelet } from './kubelet/kubelet.js';
 import { LabError } from './lab-error.js';
 import { checkLabName } from './layout.js';
 import { formatStatus, labStatus } from './status.js';
@@ -97,10 +98,6 @@ program
   .requiredOption('--resolv-conf <path>', 'resolv.conf template for ClusterFirst pods')
   .requiredOption('--cgroup-root <path>', 'cgroup path of the pods, relative to each hierarchy')
   .action(async (o: { lab: string; node: string; kubeconfig: string; nodeIp: string; cniConfDir: string; cniBinDir: string; stateDir: string; resolvConf: string; cgroupRoot: string }) => {
-    // TEMPORARY until lab/src/kubelet/kubelet.ts lands: a computed specifier keeps esbuild and tsc from
-    // requiring it; replaced by a static import then.
-    const spec = './kubelet/kubelet.js';
-    const { runKubelet } = (await import(spec)) as { runKubelet: (opts: Record<string, string>) => Promise<void> };
     await runKubelet({
       lab: o.lab,
       node: o.node,
@@ -112,6 +109,7 @@ program
       resolvConf: o.resolvConf,
       cgroupRoot: o.cgroupRoot,
     });
+    process.exit(0);
   });
 
 program.addCommand(
