@@ -8,10 +8,19 @@ interface CrdOnServer extends CustomResourceDefinition {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
 
+/** JSON with sorted keys: the apiserver returns fields in its own order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
 function sameSpec(a: CustomResourceDefinition, b: CrdOnServer): boolean {
   const want = a.metadata.labels?.['io.cilium.k8s.crd.schema.version'];
   return want === b.metadata.labels?.['io.cilium.k8s.crd.schema.version'] &&
-    JSON.stringify(a.spec.versions.map((v) => v.schema)) === JSON.stringify(b.spec.versions.map((v) => v.schema));
+    canonical(a.spec.versions) === canonical(b.spec.versions) && canonical(a.spec.names) === canonical(b.spec.names) && a.spec.scope === b.spec.scope;
 }
 
 export async function registerCrds(client: KubeClient, crds: CustomResourceDefinition[], log: Logger, timeoutMs = 60_000): Promise<void> {

@@ -454,7 +454,7 @@ export function ciliumCrds(): CustomResourceDefinition[] {
         { name: 'PodCIDRs', type: 'string', jsonPath: '.spec.ipam.podCIDRs' },
         age,
       ],
-      false,
+      true,
     ),
     crd(
       'CiliumEndpoint',
