@@ -100,6 +100,8 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
   // namespace of their own, as containerd on a real node sees its host's.
   const cniWrapper = ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', launchScript({ cgroupDirs: [], mounts: nodeMountView(paths) }), 'lab-cni'];
   const workers = new Map<string, PodWorker>();
+  /** Pods this kubelet has torn down: later events about them (before DELETED) are ignored. */
+  const finished = new Set<string>();
 
   const ctx: NodeContext = {
     api,
@@ -117,7 +119,10 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     cniNetwork: () => loadCniNetwork(opts.cniConfDir),
     cniExec: (): CniExec => ({ wrapper: cniWrapper, binDir: opts.cniBinDir, basePath, timeoutMs: 120_000 }),
     log: (level, msg) => log(opts, level, msg),
-    forget: (uid) => workers.delete(uid),
+    forget: (uid) => {
+      workers.delete(uid);
+      finished.add(uid);
+    },
   };
 
   // ---- node registration, status, lease --------------------------------------------------------------
@@ -206,7 +211,7 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     // none
   }
   const ensure = (pod: KubeObject): void => {
-    if (stop.signal.aborted) return;
+    if (stop.signal.aborted || finished.has(pod.metadata.uid)) return;
     const w = workers.get(pod.metadata.uid);
     if (w) w.update(pod);
     else {
@@ -228,6 +233,7 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     {
       onList: (items) => {
         const seen = new Set(items.map((p) => p.metadata.uid));
+        for (const uid of finished) if (!seen.has(uid)) finished.delete(uid);
         for (const [uid, w] of workers) if (!seen.has(uid)) orphan(w.pod);
         if (firstList) {
           firstList = false;
@@ -244,6 +250,7 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
       },
       onEvent: (type, pod) => {
         if (type === 'DELETED') {
+          finished.delete(pod.metadata.uid);
           const w = workers.get(pod.metadata.uid);
           if (w) orphan(pod);
         } else ensure(pod);

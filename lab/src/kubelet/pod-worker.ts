@@ -237,6 +237,15 @@ export class PodWorker {
 
   private saveState(): void {
     if (this.stopped) return;
+    try {
+      this.writeState();
+    } catch (e) {
+      this.ctx.log('error', `pod ${this.name}: cannot save its state: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private writeState(): void {
+    mkdirSync(this.dir, { recursive: true });
     const p = join(this.dir, 'state.json');
     writeFileSync(`${p}.tmp`, JSON.stringify(this.state, null, 1));
     renameSync(`${p}.tmp`, p);

@@ -85,7 +85,7 @@ export function runProbe(p: Probe, t: ProbeTarget): Promise<ProbeResult> {
       clearTimeout(hard);
       if (p.httpGet) {
         const status = Number(out.trim().slice(-3));
-        resolve({ ok: code === 0 && status >= 200 && status < 400, output: code === 0 ? `HTTP probe failed with statuscode: ${status}` : out.trim() });
+        resolve({ ok: code === 0 && status >= 200 && status < 400, output: code === 0 ? `HTTP probe failed with statuscode: ${status}` : out.trim().replace(/\s*000$/, '') });
       } else {
         resolve({ ok: code === 0, output: out.trim().slice(-500) || `exit code ${code}` });
       }
