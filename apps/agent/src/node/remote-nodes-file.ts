@@ -1,5 +1,6 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseRemoteNodes, type RemoteNode } from './remote-node.js';
 
@@ -22,8 +23,7 @@ export class RemoteNodesFile {
 
   /** Reads the file now (throws if it exists but is invalid) and starts watching it. */
   start(): RemoteNode[] {
-    const nodes = this.#read();
-    if (nodes === undefined) throw new Error('unreachable');
+    const nodes = this.#read() ?? [];
     this.#watcher = watch(dirname(this.path), { persistent: false }, (_ev, file) => {
       if (file !== null && file !== basename(this.path)) return;
       if (this.#timer) clearTimeout(this.#timer);
@@ -59,7 +59,13 @@ export class RemoteNodesFile {
       text = '[]';
     }
     if (onlyIfChanged && text === this.#last) return undefined;
-    const nodes = parseRemoteNodes(text.trim() === '' ? [] : (JSON.parse(text) as unknown));
+    let raw: unknown = [];
+    try {
+      if (text.trim() !== '') raw = JSON.parse(text) as unknown;
+    } catch (e) {
+      throw new AgentError('NODE_FILE_INVALID', `remote nodes file ${this.path} is not JSON: ${e instanceof Error ? e.message : String(e)}`, 'write a JSON array of {"name", "ip", "podCIDRs"}');
+    }
+    const nodes = parseRemoteNodes(raw);
     this.#last = text;
     return nodes;
   }
