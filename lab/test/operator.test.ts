@@ -146,6 +146,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
   let etcd: Proc | undefined;
   let api: Proc | undefined;
   let apiArgs: string[] = [];
+  let etcdEndpoint = '';
   let kubeconfig = '';
   let kc: KubeClient;
   const operators: Proc[] = [];
@@ -198,6 +199,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
     mkdirSync(join(work, 'etcd'));
     makeCerts(certs);
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    etcdEndpoint = `http://127.0.0.1:${etcdClient}`;
     etcd = startProc('etcd', join(bin, 'etcd'), [
       '--name=optest', `--data-dir=${join(work, 'etcd')}`,
       `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
@@ -404,5 +406,31 @@ describe('cilium-operator on a real kube-apiserver', () => {
     expect(adds.filter((n) => n === 'optest-after-restart')).toHaveLength(1);
     expect(deletes).toEqual(['optest-after-restart']);
     expect(inf.stats.watches).toBeGreaterThan(1);
+  });
+
+  it('the Informer re-lists after 410 Gone and emits only the difference', async () => {
+    const events: string[] = [];
+    const inf = new Informer<CiliumNode>(kc, Resources.CiliumNode, { minBackoffMs: 200, maxBackoffMs: 2000 }).on({
+      onAdd: (o) => events.push(`add ${o.metadata.name}`),
+      onUpdate: (o) => events.push(`update ${o.metadata.name}`),
+      onDelete: (o) => events.push(`delete ${o.metadata.name}`),
+    });
+    inf.start();
+    await inf.synced;
+    const names = inf.list().map((o) => o.metadata.name).sort();
+    expect(names).toContain('optest-n4');
+    events.length = 0;
+    // While the apiserver is down: delete a CiliumNode behind its back and compact etcd past the informer's
+    // resourceVersion, so the resumed watch gets 410 Gone and the informer must re-list.
+    await stopProc(api);
+    const etcdctl = (...a: string[]) => execFileSync(join(bin, 'etcdctl'), [`--endpoints=${etcdEndpoint}`, ...a], { encoding: 'utf8' });
+    etcdctl('del', '/registry/cilium.io/ciliumnodes/optest-n4');
+    const rev = (JSON.parse(etcdctl('put', '/optest/bump', 'x', '-w', 'json')) as { header: { revision: number } }).header.revision;
+    etcdctl('compact', String(rev));
+    await startApiserver();
+    await waitUntil('informer re-listed and dropped optest-n4', async () => inf.get('optest-n4') === undefined && inf.stats.gone > 0, 90_000, [api]);
+    await inf.stop();
+    expect(events).toEqual(['delete optest-n4']);
+    expect(inf.list().map((o) => o.metadata.name).sort()).toEqual(names.filter((n) => n !== 'optest-n4'));
   });
 });
