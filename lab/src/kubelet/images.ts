@@ -37,13 +37,14 @@ export interface ImageEntry {
 export const IMAGE_TABLE: ImageEntry[] = [
   {
     repositories: ['quay.io/cilium/cilium', 'quay.io/cilium/cilium-ci'],
-    description: 'cilium agent image: cilium-agent, cilium-dbg, cilium, cilium-cni, hubble from <repo>/bin',
+    description: 'cilium agent image: cilium-agent, cilium-dbg, cilium, cilium-cni, cilium-install-cni, hubble from <repo>/bin',
     tools: [
       { name: 'cilium-agent', target: 'repo:bin/cilium-agent' },
       { name: 'cilium-dbg', target: 'repo:bin/cilium-dbg' },
       { name: 'cilium', target: 'repo:bin/cilium' },
       { name: 'cilium-cni', target: 'repo:bin/cilium-cni' },
       { name: 'cilium-cni-node', target: 'repo:bin/cilium-cni-node' },
+      { name: 'cilium-install-cni', target: 'repo:bin/cilium-install-cni' },
       { name: 'hubble', target: 'repo:bin/hubble' },
     ],
     entrypoint: ['cilium-agent'],
@@ -72,13 +73,19 @@ export const IMAGE_TABLE: ImageEntry[] = [
     cmd: ['serve'],
   },
   {
-    repositories: ['quay.io/cilium/hubble-ui', 'quay.io/cilium/hubble-ui-backend'],
-    description: 'hubble-ui (frontend and backend images) -> <repo>/bin/hubble-ui',
-    tools: [
-      { name: 'hubble-ui', target: 'repo:bin/hubble-ui' },
-      { name: 'backend', target: 'repo:bin/hubble-ui' },
-    ],
+    repositories: ['quay.io/cilium/hubble-ui'],
+    description: 'hubble-ui frontend (static app on 8081) -> <repo>/bin/hubble-ui',
+    tools: [{ name: 'hubble-ui', target: 'repo:bin/hubble-ui' }],
     entrypoint: ['hubble-ui'],
+    cmd: [],
+  },
+  {
+    // The same binary as the frontend; the chart runs both images in one pod without a command, so the
+    // backend image's entrypoint names the subcommand.
+    repositories: ['quay.io/cilium/hubble-ui-backend'],
+    description: 'hubble-ui backend (gRPC-Web on $EVENTS_SERVER_PORT, flows from $FLOWS_API_ADDR) -> <repo>/bin/hubble-ui backend',
+    tools: [{ name: 'hubble-ui', target: 'repo:bin/hubble-ui' }],
+    entrypoint: ['hubble-ui', 'backend'],
     cmd: [],
   },
   {
