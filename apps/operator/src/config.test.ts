@@ -34,6 +34,18 @@ describe('operator config', () => {
     expect(loadOperatorConfig({ clusterPoolIpv4Cidr: '10.1.0.0/16,10.2.0.0/16' }).clusterPoolIPv4CIDRs).toEqual(['10.1.0.0/16', '10.2.0.0/16']);
   });
 
+  it('the chart\'s keys: operator-api-serve-addr, debug (also --debug=$(CILIUM_DEBUG) left empty)', () => {
+    const d = join(dir, 'chart');
+    mkdirSync(d);
+    writeFileSync(join(d, 'operator-api-serve-addr'), '127.0.0.1:9555');
+    writeFileSync(join(d, 'debug'), 'true');
+    writeFileSync(join(d, 'identity-gc-interval'), '15m0s');
+    const c = loadOperatorConfig({ configDir: d, debug: '' });
+    expect([c.healthAddress, c.healthPort, c.logLevel, c.identityGcIntervalMs]).toEqual(['127.0.0.1', 9555, 'debug', 900_000]);
+    expect(loadOperatorConfig({ configDir: d, debug: 'false' }).logLevel).toBe('info');
+    expect(loadOperatorConfig({ configDir: d, healthPort: '9234' }).healthPort).toBe(9234);
+  });
+
   it('durations and errors', () => {
     expect(parseDuration('15m0s')).toBe(900_000);
     expect(parseDuration('1h30m')).toBe(5_400_000);

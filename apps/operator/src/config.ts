@@ -43,6 +43,8 @@ export interface OperatorFlags {
   configDir?: string | undefined;
   logLevel?: string | undefined;
   skipCrdCreation?: boolean | undefined;
+  /** --debug[=true|false]; the chart passes --debug=$(CILIUM_DEBUG), which may be empty. */
+  debug?: string | boolean | undefined;
 }
 
 /** Go duration ("15m0s", "1h", "500ms", "30s") or plain seconds -> milliseconds. */
@@ -94,6 +96,17 @@ export function loadOperatorConfig(f: OperatorFlags): OperatorConfig {
   const gc = pick(f.identityGcInterval, 'identity-gc-interval') ?? '15m0s';
   const gcMs = parseDuration(gc);
   const cidrs = splitList(cidr);
+  // operator-api-serve-addr "127.0.0.1:9234" (Cilium's key; the chart renders it from operator.healthPort).
+  const serveAddr = dir['operator-api-serve-addr'];
+  const serve: { host?: string; port?: string } = {};
+  if (serveAddr) {
+    const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(serveAddr);
+    if (!m) throw new ConfigError(`invalid operator-api-serve-addr "${serveAddr}"`, 'write host:port, e.g. 127.0.0.1:9234');
+    if (m[1]) serve.host = m[1];
+    serve.port = m[2]!;
+  }
+  const debugFlag = f.debug === true || f.debug === 'true' ? true : f.debug === 'false' ? false : undefined;
+  const debug = debugFlag ?? dir['debug'] === 'true';
   if (cidrs.length === 0) throw new ConfigError('cluster-pool-ipv4-cidr is empty', 'set at least one CIDR, e.g. 10.0.0.0/8');
   return {
     kubeconfig: f.kubeconfig,
@@ -101,11 +114,11 @@ export function loadOperatorConfig(f: OperatorFlags): OperatorConfig {
     clusterPoolIPv4MaskSize: int(mask, 'cluster-pool-ipv4-mask-size', 1, 32),
     identityGcIntervalMs: gcMs,
     endpointGcIntervalMs: dir['endpoint-gc-interval'] ? parseDuration(dir['endpoint-gc-interval']) : gcMs,
-    leaderElectionNamespace: pick(f.leaderElectionNamespace, 'leader-election-namespace') ?? 'kube-system',
+    leaderElectionNamespace: pick(f.leaderElectionNamespace, 'leader-election-namespace') ?? process.env['CILIUM_K8S_NAMESPACE'] ?? 'kube-system',
     leaderElectionLeaseName: f.leaderElectionLeaseName ?? 'cilium-operator-resource-lock',
-    healthPort: int(pick(f.healthPort, 'operator-api-serve-port') ?? '9234', 'health port', 0, 65535),
-    healthAddress: f.healthAddress ?? '0.0.0.0',
-    logLevel: pick(f.logLevel, 'log-level') ?? (dir['debug'] === 'true' ? 'debug' : 'info'),
+    healthPort: int(f.healthPort ?? serve.port ?? '9234', 'health port', 0, 65535),
+    healthAddress: f.healthAddress ?? serve.host ?? '0.0.0.0',
+    logLevel: f.logLevel ?? (debug ? 'debug' : (dir['log-level'] ?? 'info')),
     registerCrds: !(f.skipCrdCreation ?? dir['skip-crd-creation'] === 'true'),
   };
 }

@@ -16,6 +16,10 @@ const program = new Command('cilium-operator')
   .option('--config-dir <dir>', 'directory of the mounted cilium-config ConfigMap (one file per key)')
   .option('--skip-crd-creation', 'do not register the CRDs')
   .option('--log-level <level>', 'debug | info | warn | error (default info)')
+  .option('--debug [bool]', 'debug logging (true|false; empty = the config dir\'s debug key)')
+  // Real Cilium operator flags we do not implement (e.g. from the chart's operator.extraArgs) are logged and ignored.
+  .allowUnknownOption(true)
+  .allowExcessArguments(true)
   .action(async (o: OperatorFlags) => {
     let cfg;
     try {
@@ -28,6 +32,7 @@ const program = new Command('cilium-operator')
       throw e;
     }
     const log = pino({ name: 'cilium-operator', level: cfg.logLevel, base: { pid: process.pid } }, destination({ fd: 2, sync: true }));
+    if (program.args.length > 0) log.warn({ ignored: program.args }, 'ignoring unsupported arguments');
     log.info({ pools: cfg.clusterPoolIPv4CIDRs, maskSize: cfg.clusterPoolIPv4MaskSize, gcIntervalMs: cfg.identityGcIntervalMs }, 'cilium-operator starting');
     let op: Operator;
     try {

@@ -52,12 +52,17 @@ export const isAlreadyExists = (e: unknown): boolean => e instanceof KubeApiErro
  */
 export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (path) {
-    if (!existsSync(path)) throw Object.assign(new Error(`kubeconfig ${path} does not exist`), { code: 'EKUBECONFIG', hint: 'pass --kubeconfig with an existing file' });
-    kc.loadFromFile(path);
-  } else if (process.env['KUBECONFIG']) {
-    kc.loadFromFile(process.env['KUBECONFIG']);
+  const file = path ?? process.env['KUBECONFIG'];
+  if (file) {
+    if (!existsSync(file)) {
+      throw Object.assign(new Error(`kubeconfig ${file} does not exist`), { code: 'EKUBECONFIG', hint: path ? 'pass --kubeconfig with an existing file' : 'fix or unset KUBECONFIG' });
+    }
+    kc.loadFromFile(file);
   } else if (process.env['KUBERNETES_SERVICE_HOST'] && process.env['KUBERNETES_SERVICE_PORT']) {
+    const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+    if (!existsSync(`${sa}/token`)) {
+      throw Object.assign(new Error(`in-cluster config: ${sa}/token is missing`), { code: 'EKUBECONFIG', hint: 'mount the service account token (automountServiceAccountToken) or pass --kubeconfig' });
+    }
     kc.loadFromCluster();
   } else {
     kc.loadFromDefault();
