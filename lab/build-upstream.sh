@@ -81,6 +81,8 @@ fi
 tmp="$(mktemp -d "$ROOT/.build-XXXXXX")"
 cleanup() { if [ -n "${tmp:-}" ]; then chmod -R u+w "$tmp" 2>/dev/null || true; rm -rf "$tmp"; fi; }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # Leftovers of builds that were killed (we hold the lock, so none of them is running).
 for old in "$ROOT"/.build-*; do
   [ "$old" = "$tmp" ] || [ ! -d "$old" ] || rm -rf "$old"
