@@ -235,6 +235,32 @@ describe('lab kubelet', () => {
     expect(statusOf(p).containerStatuses![0]!['state'].terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
   });
 
+  it('runs init containers first and mounts emptyDir, ConfigMap (as a directory) and Secret env', async () => {
+    await api.call('POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { 'routing-mode': 'tunnel', 'debug': 'true' } });
+    await api.call('POST', `/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sec' }, stringData: { password: 's3cret' } });
+    await createPod('vols', {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'cfg' } }],
+      initContainers: [{ name: 'init', image: 'quay.io/cilium/alpine-curl:v1.10.0', command: ['sh', '-c', 'echo from-init > /work/init.txt'], volumeMounts: [{ name: 'scratch', mountPath: '/work' }] }],
+      containers: [{
+        name: 'main',
+        image: 'quay.io/cilium/alpine-curl:v1.10.0',
+        command: ['sh', '-c', 'cat /work/init.txt; cat /tmp/lab-cfg/routing-mode; echo; echo "$PASSWORD"; ls /tmp/lab-cfg'],
+        env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'password' } } }],
+        volumeMounts: [{ name: 'scratch', mountPath: '/work' }, { name: 'cfg', mountPath: '/tmp/lab-cfg', readOnly: true }],
+      }],
+    });
+    const p = await waitFor('vols done', async () => {
+      const x = await getPod('vols');
+      const ph = statusOf(x).phase;
+      return ph === 'Succeeded' || ph === 'Failed' ? x : undefined;
+    });
+    const log = readFileSync(join(node.dir, 'logs', `${ns}_vols_${p.metadata.uid}`, 'main-0.log'), 'utf8');
+    expect(statusOf(p).phase, log).toBe('Succeeded');
+    expect(log.split('\n')).toEqual(['from-init', 'tunnel', 's3cret', 'debug', 'routing-mode', '']);
+    expect((p.status as { initContainerStatuses: Array<Record<string, any>> }).initContainerStatuses[0]!['state'].terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+  });
+
   it('an unknown image is ErrImagePull, the pod stays Pending', async () => {
     await createPod('nope', { containers: [{ name: 'web', image: 'docker.io/library/nginx:1.27' }] });
     const p = await waitFor('ErrImagePull', async () => {

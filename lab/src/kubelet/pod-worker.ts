@@ -88,6 +88,8 @@ interface SavedContainer {
   restartCount: number;
   lastTermination: TerminatedState | undefined;
   done: TerminatedState | undefined;
+  /** The environment it was started with (exec probes of an adopted container need it). */
+  env?: Record<string, string>;
 }
 
 interface SavedState {
@@ -639,10 +641,12 @@ export class PodWorker {
       if (c.rec.state.kind === 'terminated' && c.rec.state.t.exitCode === 0 && !sidecar) continue;
       if (c.rec.state.kind === 'running') {
         if (sidecar && c.rec.started) continue;
+        this.markInitializing();
         return;
       }
       if (c.rec.state.kind === 'terminated') return; // failed init with restartPolicy Never: pod Failed
       await this.maybeStart(c);
+      this.markInitializing();
       return;
     }
     for (const c of this.order.filter((x) => !x.init)) {
@@ -650,6 +654,13 @@ export class PodWorker {
       await this.maybeStart(c);
     }
     void policy;
+  }
+
+  /** App containers wait for the init containers: PodInitializing, as the kubelet says. */
+  private markInitializing(): void {
+    for (const c of this.order) {
+      if (!c.init && c.rec.state.kind === 'waiting' && c.rec.state.reason === 'ContainerCreating' && !c.rec.lastTermination) c.rec.state = { kind: 'waiting', reason: 'PodInitializing' };
+    }
   }
 
   private async maybeStart(c: Ctr): Promise<void> {
@@ -779,6 +790,7 @@ export class PodWorker {
     c.saved.startedAt = startedAt;
     c.saved.pidStart = proc.pid !== undefined ? procStartTime(proc.pid) : undefined;
     c.saved.done = undefined;
+    c.saved.env = env;
     c.env = env;
     c.rec.containerID = `lab://${containerId}`;
     c.rec.state = { kind: 'running', startedAt };
@@ -833,12 +845,11 @@ export class PodWorker {
     c.rec.state = { kind: 'running', startedAt: c.saved.startedAt ?? nowIso() };
     c.startupOk = !c.spec.startupProbe;
     c.readyOk = !c.spec.readinessProbe;
-    c.env = {};
+    c.env = c.saved.env ?? {};
     const img = resolveImage(c.spec.image);
     if (img.ok) {
       c.rec.imageID = `${img.repository}@sha256:${createHash('sha256').update(`${img.repository}:${img.tag}`).digest('hex')}`;
-      const binDir = this.imageDir(img.repository);
-      c.env = { PATH: [binDir, ...BASE_PATH.split(':')].join(':') };
+      if (!c.env['PATH']) c.env = { ...c.env, PATH: [this.imageDir(img.repository), ...BASE_PATH.split(':')].join(':') };
     }
     this.updateReady(c);
     c.exited = new Promise<void>((resolve) => {
