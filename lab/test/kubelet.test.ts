@@ -302,6 +302,7 @@ describe('lab kubelet', () => {
     const log = readFileSync(join(node.dir, 'logs', `${ns}_hostnet_${p.metadata.uid}`, 'c-0.log'), 'utf8');
     expect(statusOf(p).phase, log).toBe('Succeeded');
     expect(statusOf(p).podIP).toBe(node.ip);
+    expect(p.metadata.annotations?.['lab.cilium-ts.io/netns']).toBe(`/run/netns/${node.netns}`);
     // Authenticated as the service account: 403 (no RBAC for it), never 401.
     expect(log.trim()).toMatch(/^(200|403)$/);
   });

@@ -366,6 +366,13 @@ export class PodWorker {
       this.state.podIPs = [this.ctx.nodeIp];
       this.sandboxReady = true;
       this.saveState();
+      // The node's own netns, when it is the named one the lab made (same inode as ours).
+      const nodeNs = `/run/netns/${this.ctx.netnsPrefix}`;
+      try {
+        if (statSync(nodeNs).ino === statSync('/proc/self/ns/net').ino) await this.annotateNetns(nodeNs);
+      } catch {
+        // not a lab node netns: no annotation
+      }
       return;
     }
     // Adopted from an earlier kubelet: the netns and the CNI result are still there.
