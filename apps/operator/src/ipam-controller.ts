@@ -29,6 +29,8 @@ export class IpamController {
   #draining: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #onStop!: () => void;
+  readonly #stoppedP = new Promise<void>((r) => (this.#onStop = r));
   readonly #resyncMs: number;
   /** Nodes already told they are out of CIDRs (avoid an Event per resync). */
   readonly #exhaustedReported = new Set<string>();
@@ -57,7 +59,9 @@ export class IpamController {
   async start(): Promise<void> {
     this.#cn.start();
     this.#nodes.start();
-    await Promise.all([this.#cn.synced, this.#nodes.synced]);
+    // stop() while the apiserver is unreachable must not leave start() waiting forever.
+    await Promise.race([Promise.all([this.#cn.synced, this.#nodes.synced]), this.#stoppedP]);
+    if (this.#stopped) return;
     // Re-derive first (every existing podCIDR), then allocate: never hand out a CIDR a node already has.
     for (const cn of this.#cn.list()) this.#occupy(cn);
     this.#ready = true;
@@ -73,6 +77,7 @@ export class IpamController {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#onStop();
     if (this.#timer) clearInterval(this.#timer);
     await Promise.all([this.#cn.stop(), this.#nodes.stop()]);
     await this.#draining;

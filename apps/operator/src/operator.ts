@@ -4,6 +4,7 @@ import http from 'node:http';
 import { ciliumCrds, KubeClient, LeaderElector } from '@cilium-ts/k8s';
 import type { Logger } from 'pino';
 import type { OperatorConfig } from './config.js';
+import { ClusterPoolAllocator } from './cluster-pool.js';
 import { registerCrds } from './crd-registrar.js';
 import { GarbageCollector } from './gc.js';
 import { IpamController } from './ipam-controller.js';
@@ -22,6 +23,8 @@ export class Operator {
   constructor(cfg: OperatorConfig, log: Logger, client?: KubeClient) {
     this.#cfg = cfg;
     this.#log = log;
+    // A bad pool list fails the start (code + hint), not the leader later.
+    new ClusterPoolAllocator(cfg.clusterPoolIPv4CIDRs, cfg.clusterPoolIPv4MaskSize);
     this.#client = client ?? KubeClient.fromKubeConfig(cfg.kubeconfig);
   }
 
@@ -51,6 +54,8 @@ export class Operator {
         this.#leading = this.#leading.then(() => this.#startLeading());
       },
       onStoppedLeading: () => {
+        // Stop allocating at once (also unblocks an IPAM start still waiting for its first list).
+        void this.#ipam?.stop();
         this.#leading = this.#leading.then(() => this.#stopLeading());
       },
       onNewLeader: (id) => this.#log.info({ leader: id }, 'leader election: current leader'),
@@ -60,6 +65,7 @@ export class Operator {
   }
 
   async #startLeading(): Promise<void> {
+    if (!this.#elector?.isLeader) return; // lost again before this ran
     const ipam = new IpamController(this.#client, {
       cidrs: this.#cfg.clusterPoolIPv4CIDRs,
       maskSize: this.#cfg.clusterPoolIPv4MaskSize,
@@ -71,6 +77,7 @@ export class Operator {
     } catch (e) {
       this.#log.error({ code: (e as { code?: string }).code, hint: (e as { hint?: string }).hint, err: (e as Error).message }, 'IPAM controller failed to start');
     }
+    if (!this.#elector.isLeader) return;
     this.#gc = new GarbageCollector(this.#client, {
       intervalMs: this.#cfg.identityGcIntervalMs,
       log: this.#log.child({ subsys: 'gc' }),

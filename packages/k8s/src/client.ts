@@ -57,7 +57,11 @@ export function loadKubeConfig(path?: string): KubeConfig {
     if (!existsSync(file)) {
       throw Object.assign(new Error(`kubeconfig ${file} does not exist`), { code: 'EKUBECONFIG', hint: path ? 'pass --kubeconfig with an existing file' : 'fix or unset KUBECONFIG' });
     }
-    kc.loadFromFile(file);
+    try {
+      kc.loadFromFile(file);
+    } catch (e) {
+      throw Object.assign(new Error(`kubeconfig ${file} could not be loaded: ${(e as Error).message}`), { code: 'EKUBECONFIG', hint: 'check that the file is a valid kubeconfig (clusters, users, contexts, current-context)' });
+    }
   } else if (process.env['KUBERNETES_SERVICE_HOST'] && process.env['KUBERNETES_SERVICE_PORT']) {
     const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
     if (!existsSync(`${sa}/token`)) {
@@ -67,7 +71,7 @@ export function loadKubeConfig(path?: string): KubeConfig {
   } else {
     kc.loadFromDefault();
   }
-  if (!kc.getCurrentCluster()) {
+  if (!kc.getCurrentCluster()?.server) {
     throw Object.assign(new Error('no cluster in the kubeconfig'), { code: 'EKUBECONFIG', hint: 'set --kubeconfig, KUBECONFIG or run in-cluster' });
   }
   return kc;
