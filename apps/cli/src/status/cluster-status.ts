@@ -36,6 +36,8 @@ export class ClusterStatus {
   readonly errors = new Map<string, Map<string, ErrorCount>>();
   readonly collectionErrors: string[] = [];
   helmChartVersion = '';
+  /** Set when the API server could not be reached at all (nothing else was collected). */
+  unreachable: { message: string; hint: string } | undefined;
 
   private entry(component: string, pod: string): ErrorCount {
     let m = this.errors.get(component);

@@ -96,9 +96,20 @@ export async function collectStatus(src: StatusSource, opts: CollectOptions): Pr
     }
   };
 
-  await guard(AGENT, async () => {
+  try {
     if (!(await daemonSetStatus(src, s, ns, AGENT))) s.addError(AGENT, AGENT, `daemonsets.apps "${AGENT}" not found`);
-  });
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'K8S_API_UNREACHABLE') {
+      // One clear line instead of the same connection error for every component.
+      s.unreachable = { message: errText(e), hint: String((e as { hint?: unknown }).hint ?? '') };
+      s.addError(AGENT, AGENT, errText(e));
+      s.collectionError(`${AGENT}: ${errText(e)}`);
+      return s;
+    }
+    s.addError(AGENT, AGENT, errText(e));
+    s.collectionError(`${AGENT}: ${errText(e)}`);
+  }
   await guard(ENVOY, async () => {
     if (!(await daemonSetStatus(src, s, ns, ENVOY))) s.setDisabled(ENVOY, ENVOY, true);
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterStatus } from './cluster-status.js';
 import { collectStatus } from './collect-status.js';
 import { formatStatus } from './format-status.js';
+import { ApiUnreachableError } from './kube-status-source.js';
 import { runStatus } from './run-status.js';
 import type { StatusSource } from './status-source.js';
 
@@ -184,6 +185,20 @@ describe('cilium status printer', () => {
     expect(w.stderr).toMatch(/^Error: timeout while waiting for status to become successful \(waited 0s\): cilium: 1 pods of DaemonSet cilium are not ready/);
     const j = await runStatus(healthySource(), { namespace: 'kube-system', wait: false, waitDurationMs: 0, ignoreWarnings: false, output: 'json', colour: false, interactive: false });
     expect(JSON.parse(j.stdout)).toMatchObject({ pod_state: { cilium: { Type: 'DaemonSet', Desired: 2, Ready: 2 } }, pods_count: { all: 4, by_cilium: 4 }, helm_chart_version: '1.16.0-cts.1' });
+  });
+
+  it('an unreachable API server is one error line, not one per component', async () => {
+    const down: StatusSource = {
+      getDaemonSet: () => Promise.reject(new ApiUnreachableError('cannot reach the Kubernetes API server https://127.0.0.1:1: ECONNREFUSED', 'check KUBECONFIG')),
+      getDeployment: () => Promise.reject(new Error('not called')),
+      listPods: () => Promise.reject(new Error('not called')),
+      countCiliumEndpoints: () => Promise.reject(new Error('not called')),
+      helmChartVersion: () => Promise.reject(new Error('not called')),
+    };
+    const r = await runStatus(down, { namespace: 'kube-system', wait: false, waitDurationMs: 0, ignoreWarnings: false, output: 'summary', colour: false, interactive: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('Error: cannot reach the Kubernetes API server https://127.0.0.1:1: ECONNREFUSED\nhint: check KUBECONFIG\n');
   });
 
   it('ClusterStatus counts errors and warnings per component', () => {

@@ -10,10 +10,22 @@ export interface KubeClientOptions {
   context?: string;
 }
 
+/** The API server could not be reached at all (no HTTP answer): connection refused, TLS, DNS, timeout. */
+export class ApiUnreachableError extends Error {
+  readonly code = 'K8S_API_UNREACHABLE';
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'ApiUnreachableError';
+  }
+}
+
 const isNotFound = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 404;
 
 /** An API error as one line: the server's message when it sent one. */
-function apiError(e: unknown): Error {
+function apiError(e: unknown, server: string): Error {
   if (typeof e === 'object' && e !== null && 'code' in e && 'body' in e) {
     const { code, body } = e as { code: number; body: unknown };
     let msg = typeof body === 'string' ? body : '';
@@ -25,11 +37,9 @@ function apiError(e: unknown): Error {
     }
     return new Error(`HTTP ${code}${msg ? `: ${msg}` : ''}`);
   }
-  if (e instanceof Error) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    return new Error(cause?.message ? `${e.message}: ${cause.message}` : e.message);
-  }
-  return new Error(String(e));
+  const err = e as { message?: string; code?: string; cause?: { code?: string; message?: string } };
+  const why = err.cause?.code ?? err.code ?? err.cause?.message ?? err.message ?? String(e);
+  return new ApiUnreachableError(`cannot reach the Kubernetes API server ${server}: ${why}`, 'check that the cluster is up and that KUBECONFIG / --kubeconfig / --context name it (the lab: eval $(bin/cilium-lab env --name NAME))');
 }
 
 export function loadKubeConfig(o: KubeClientOptions): KubeConfig {
@@ -56,8 +66,10 @@ export class KubeStatusSource implements StatusSource {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly server: string;
 
   constructor(kc: KubeConfig) {
+    this.server = kc.getCurrentCluster()?.server ?? '(none)';
     this.apps = kc.makeApiClient(AppsV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -68,7 +80,7 @@ export class KubeStatusSource implements StatusSource {
       return await f();
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw apiError(e);
+      throw apiError(e, this.server);
     }
   }
 

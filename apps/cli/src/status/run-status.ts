@@ -48,10 +48,12 @@ export function parseDuration(s: string): number {
 }
 
 function problemsText(s: ClusterStatus, withWarnings: boolean): string {
+  if (s.unreachable) return s.unreachable.message;
   const items = s.problems('errors').map((p) => `${p.component}: ${p.pod === p.component ? '' : `${p.pod}: `}${p.message}`);
   if (withWarnings) items.push(...s.problems('warnings').map((p) => `${p.component}: ${p.pod === p.component ? '' : `${p.pod}: `}${p.message} (warning)`));
   for (const c of s.collectionErrors) if (!items.some((i) => i.includes(c.replace(/^[^:]+: /, '')))) items.push(c);
-  return items.join('; ');
+  const shown = items.slice(0, 3).join('; ');
+  return items.length > 3 ? `${shown}; and ${items.length - 3} more (see Errors: above)` : shown;
 }
 
 export async function runStatus(src: StatusSource, o: RunStatusOptions, write: (s: string) => void = () => {}): Promise<RunStatusResult> {
@@ -80,12 +82,15 @@ export async function runStatus(src: StatusSource, o: RunStatusOptions, write: (
   const stdout = '\x1b[A\x1b[2K'.repeat(Math.max(0, drawn - 1)) + render(status);
   let stderr = '';
   let exitCode = 0;
+  if (status.unreachable && (!o.wait || timedOut)) {
+    return { exitCode: 1, status, stdout: '\x1b[A\x1b[2K'.repeat(Math.max(0, drawn - 1)), stderr: `Error: ${status.unreachable.message}\nhint: ${status.unreachable.hint}\n` };
+  }
   if (timedOut) {
     exitCode = 1;
     stderr = `Error: timeout while waiting for status to become successful (waited ${formatDuration(o.waitDurationMs)}): ${problemsText(status, !o.ignoreWarnings)}\n`;
   } else if (status.totalErrors() > 0 || status.collectionErrors.length > 0) {
     exitCode = 1;
-    stderr = `Error: Cilium is not healthy: ${problemsText(status, false)}\nhint: ${o.wait ? 'see Errors: above' : 'wait for the install to settle with `cilium status --wait`, or see Errors: above'}\n`;
+    stderr = `Error: Cilium is not healthy: ${problemsText(status, false)}\nhint: see Errors: above${o.wait ? '' : '; `cilium status --wait` waits for a rollout to finish'}\n`;
   }
   return { exitCode, status, stdout, stderr };
 }
