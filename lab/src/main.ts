@@ -82,7 +82,8 @@ program
   .passThroughOptions()
   .action(async (target: string, cmd: string[], o: { name: string }) => {
     checkLabName(o.name);
-    process.exitCode = await labExec(requireState(o.name), target, cmd);
+    // With passThroughOptions, commander keeps the `--` that separates CMD.
+    process.exitCode = await labExec(requireState(o.name), target, cmd[0] === '--' ? cmd.slice(1) : cmd);
   });
 
 program
