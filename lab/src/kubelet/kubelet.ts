@@ -98,7 +98,7 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
   const basePath = process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   // CNI plugins see the node's own dirs (conf, bin, /run/cilium, /sys/fs/bpf, /var/lib/cni) in a mount
   // namespace of their own, as containerd on a real node sees its host's.
-  const cniWrapper = ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', launchScript({ cgroupDirs: [], mounts: nodeMountView(paths) }), 'lab-cni'];
+  const cniWrapper = ['unshare', '--mount', '--propagation', 'slave', '--', '/bin/sh', '-c', launchScript({ cgroupDirs: [], mounts: nodeMountView(paths) }), 'lab-cni'];
   const workers = new Map<string, PodWorker>();
   /** Pods this kubelet has torn down: later events about them (before DELETED) are ignored. */
   const finished = new Set<string>();
@@ -165,7 +165,7 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     const becameReady = lastNetError !== undefined && err === undefined;
     lastNetError = err;
     lastConditions = status['conditions'] as NodeCondition[];
-    if (becameReady) for (const w of workers.values()) w.kick();
+    if (becameReady) for (const w of workers.values()) w.networkChanged();
   };
   const renewLease = async (): Promise<void> => {
     const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${encodeURIComponent(opts.node)}`;

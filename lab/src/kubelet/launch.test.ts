@@ -37,7 +37,7 @@ describe('container launch', () => {
     expect(s).toContain("mount -o remount,bind,ro '/var/run/secrets/kubernetes.io/serviceaccount'");
     expect(lines.at(-2)).toBe("cd '/tmp/w d'");
     expect(lines.at(-1)).toBe('exec "$@"');
-    expect(launchArgv({ netnsPath: '/run/netns/p', script: 'x', argv: ['a', 'b'] })).toEqual(['nsenter', '--net=/run/netns/p', '--', 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'x', 'lab-container', 'a', 'b']);
+    expect(launchArgv({ netnsPath: '/run/netns/p', script: 'x', argv: ['a', 'b'] })).toEqual(['nsenter', '--net=/run/netns/p', '--', 'unshare', '--mount', '--propagation', 'slave', '--', '/bin/sh', '-c', 'x', 'lab-container', 'a', 'b']);
     expect(launchArgv({ netnsPath: undefined, script: 'x', argv: ['a'] })[0]).toBe('unshare');
   });
   it('quotes for sh', () => {

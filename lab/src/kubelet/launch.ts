@@ -3,7 +3,9 @@
  * already runs in the node's netns), `unshare --mount --propagation private` (a mount namespace of its
  * own; a UTS namespace with the pod's hostname unless hostNetwork), then a small sh prelude that joins the container's cgroups, bind-mounts the volumes, the pod's
  * /etc/resolv.conf and /etc/hosts, changes to workingDir and execs the command: the pid the kubelet gets
- * is the container's main process. Also the hostPath mapping of a lab node. Pure.
+ * is the container's main process. The mount namespace is a slave of the host's (HostToContainer for
+ * everything): mounts made on the host later, such as new pod netns under /run/netns, show up inside
+ * (an agent serving CNI calls in-process opens them), and nothing mounted inside leaks out. Also the hostPath mapping of a lab node. Pure.
  */
 import { join, normalize } from 'node:path';
 
@@ -39,7 +41,7 @@ export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; wor
 
 /** The full argv of a container process. */
 export function launchArgv(o: { netnsPath?: string | undefined; script: string; argv: string[]; uts?: boolean }): string[] {
-  const inner = ['unshare', '--mount', ...(o.uts ? ['--uts'] : []), '--propagation', 'private', '--', '/bin/sh', '-c', o.script, 'lab-container', ...o.argv];
+  const inner = ['unshare', '--mount', ...(o.uts ? ['--uts'] : []), '--propagation', 'slave', '--', '/bin/sh', '-c', o.script, 'lab-container', ...o.argv];
   return o.netnsPath ? ['nsenter', `--net=${o.netnsPath}`, '--', ...inner] : inner;
 }
 

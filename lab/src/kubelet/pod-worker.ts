@@ -162,6 +162,9 @@ export class PodWorker {
   private sandboxReady = false;
   private sandboxError: string | undefined;
   private sandboxRetry: NodeJS.Timeout | undefined;
+  /** Back-off of sandbox creation after a failure (the kubelet's pod worker back-off). */
+  private sandboxNotBefore = 0;
+  private sandboxBackoffMs = 0;
   private lastStatus = '';
   private publishTimer: NodeJS.Timeout | undefined;
   private tokenTimer: NodeJS.Timeout | undefined;
@@ -270,6 +273,13 @@ export class PodWorker {
     this.kick();
   }
 
+  /** The node's CNI config changed: try the sandbox again now. */
+  networkChanged(): void {
+    this.sandboxNotBefore = 0;
+    this.sandboxBackoffMs = 0;
+    this.kick();
+  }
+
   /** Schedules a sync (coalesced; never two at once). */
   kick(): void {
     if (this.stopped) return;
@@ -375,6 +385,7 @@ export class PodWorker {
       }
       return;
     }
+    if (Date.now() < this.sandboxNotBefore) return;
     // Adopted from an earlier kubelet: the netns and the CNI result are still there.
     if (this.state.netnsName && this.state.cniResult && existsSync(`/run/netns/${this.state.netnsName}`) && !this.state.networkDown) {
       this.sandboxReady = true;
@@ -428,6 +439,7 @@ export class PodWorker {
     }
     this.sandboxReady = true;
     this.sandboxError = undefined;
+    this.sandboxBackoffMs = 0;
     await this.annotateNetns(`/run/netns/${ns}`);
     this.event('Normal', 'SandboxReady', `pod network ${ns} ready: ${this.state.podIPs.join(', ')}`);
   }
@@ -439,12 +451,15 @@ export class PodWorker {
     }
     this.sandboxError = msg;
     for (const c of this.order) if (c.rec.state.kind === 'waiting') c.rec.state = { kind: 'waiting', reason: 'ContainerCreating', message: msg };
-    if (!this.sandboxRetry) {
-      this.sandboxRetry = setTimeout(() => {
-        this.sandboxRetry = undefined;
-        this.kick();
-      }, 5000);
-    }
+    // Network not ready: check again soon (a new CNI config also kicks every pod). A failed ADD: back off
+    // 1 s, 2 s, ... 60 s, so pod updates (our own status writes among them) do not retry in a hot loop.
+    this.sandboxBackoffMs = event ? Math.min(60_000, this.sandboxBackoffMs === 0 ? 1000 : this.sandboxBackoffMs * 2) : 5000;
+    this.sandboxNotBefore = Date.now() + this.sandboxBackoffMs;
+    if (this.sandboxRetry) clearTimeout(this.sandboxRetry);
+    this.sandboxRetry = setTimeout(() => {
+      this.sandboxRetry = undefined;
+      this.kick();
+    }, this.sandboxBackoffMs + 10);
   }
 
   private capabilityArgs(): Record<string, unknown> {
