@@ -150,7 +150,14 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     }
     log(opts, 'info', `registered node ${opts.node} (${opts.nodeIp}), kubelet version ${kubeletVersion}`);
   };
-  const updateStatus = async (force: boolean): Promise<void> => {
+  // Status writes are serialised: an older computation never lands after a newer one.
+  let statusChain: Promise<void> = Promise.resolve();
+  const updateStatus = (force: boolean): Promise<void> => {
+    const next = statusChain.then(() => writeStatus(force));
+    statusChain = next.catch(() => undefined);
+    return next;
+  };
+  const writeStatus = async (force: boolean): Promise<void> => {
     const err = netError();
     if (!force && err === lastNetError) return;
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -188,20 +195,22 @@ export async function runKubelet(opts: KubeletOptions): Promise<void> {
     }
   }
   const safe = (p: Promise<void>) => p.catch((e: unknown) => log(opts, 'warn', e instanceof Error ? e.message : String(e)));
-  await safe(updateStatus(true));
-  await safe(renewLease());
-  let ticks = 0;
-  const heartbeat = setInterval(() => {
-    ticks++;
-    void safe(renewLease());
-    void safe(updateStatus(ticks % 6 === 0));
-  }, 10_000);
+  // Watch the CNI conf dir first, so a config written while the first status goes out is not missed.
   let confWatcher: FSWatcher | undefined;
   try {
     confWatcher = watch(opts.cniConfDir, () => void safe(updateStatus(false)));
   } catch (e) {
     log(opts, 'warn', `watch ${opts.cniConfDir}: ${String(e)} (checked every 10 s instead)`);
   }
+  await safe(updateStatus(true));
+  await safe(renewLease());
+  await safe(updateStatus(false));
+  let ticks = 0;
+  const heartbeat = setInterval(() => {
+    ticks++;
+    void safe(renewLease());
+    void safe(updateStatus(ticks % 6 === 0));
+  }, 10_000);
 
   // ---- pods ----------------------------------------------------------------------------------------
   const savedUids = new Set<string>();
