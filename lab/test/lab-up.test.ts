@@ -3,7 +3,8 @@
 // side, and a down that leaves nothing behind. Needs root, bin/ built and the upstream binaries
 // (lab/build-upstream.sh, cached). Run with `make test-lab`.
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -136,6 +137,60 @@ describe('cilium-lab', () => {
     expect(lab(['exec', '--name', labA, 'node9', '--', 'true']).stderr).toMatch(/no node "node9"/);
   });
 
+  it('the forwarder listens in the root netns and connects from inside the cp netns', async () => {
+    const st = JSON.parse(labOk(['status', '--name', labA, '--json'])) as { processes: Array<{ role: string; pid: number }>; hostApi: string };
+    const fwd = st.processes.find((p) => p.role === 'forwarder')!;
+    // Its main thread (which makes the outgoing sockets) is in the cp netns; the process started in ours.
+    expect(statSync(`/proc/${fwd.pid}/task/${fwd.pid}/ns/net`).ino).toBe(statSync(`/run/netns/${labA}-cp`).ino);
+    expect(readlinkSync(`/proc/${fwd.pid}/task/${fwd.pid}/ns/net`)).not.toBe(readlinkSync('/proc/self/ns/net'));
+    // A connection through its loopback port shows up in the cp netns's socket table as the forwarder's
+    // own socket (172.30.n.2 -> 172.30.n.2:6443). (Never probe the cp address from the root netns: there
+    // it would follow the default route out of the machine.)
+    const port = Number(new URL(st.hostApi).port);
+    const held = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve, reject) => { held.on('connect', () => resolve()); held.on('error', reject); });
+    try {
+      let ss = '';
+      for (let i = 0; i < 20 && !ss.includes(`pid=${fwd.pid},`); i++) {
+        ss = labOk(['exec', '--name', labA, 'cp', '--', 'ss', '-tnpH', 'state', 'established', 'dport', '=', ':6443']);
+        if (!ss.includes(`pid=${fwd.pid},`)) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ss).toMatch(new RegExp(`172\\.30\\.\\d+\\.2:\\d+\\s+172\\.30\\.\\d+\\.2:6443.*pid=${fwd.pid},`));
+    } finally {
+      held.destroy();
+    }
+    expect(inEnv(labA, 'kubectl get --raw /readyz')).toBe('ok');
+  });
+
+  it.runIf(withKubelet)('exec into pods: a hostNetwork pod runs in its node netns, a pod in the netns its kubelet recorded', () => {
+    // A CNI for this test only (the reference bridge plugin, state inside the lab dir); the chart installs cilium-cni later.
+    const plugins = execFileSync('bash', [join(root, 'scripts', 'build-go-tools.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const nodeDir = join('/run/cilium-lab', labA, 'nodes', 'node1');
+    for (const p of ['bridge', 'host-local', 'loopback']) copyFileSync(join(plugins, p), join(nodeDir, 'cni', 'bin', p));
+    writeFileSync(
+      join(nodeDir, 'cni', 'net.d', '10-labtest.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'labtest',
+        plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', dataDir: join(nodeDir, 'ipam'), ranges: [[{ subnet: '10.244.1.0/24' }]] } }],
+      }),
+    );
+    const pod = (name: string, node: string, hostNetwork: boolean): string =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: { hostNetwork, nodeName: node, tolerations: [{ operator: 'Exists' }], terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'quay.io/cilium/alpine-curl', command: ['sleep', '3600'] }] },
+      });
+    inEnv(labA, `echo '${pod('hn', 'node2', true)}' | kubectl create -f - >/dev/null; echo '${pod('pn', 'node1', false)}' | kubectl create -f - >/dev/null`);
+    inEnv(labA, 'kubectl wait --for=condition=Ready pod/hn pod/pn --timeout=90s >/dev/null');
+    expect(labOk(['exec', '--name', labA, 'default/hn', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).toMatch(/inet 172\.30\.\d+\.12\//);
+    const podIp = inEnv(labA, "kubectl get pod pn -o jsonpath='{.status.podIP}'");
+    expect(podIp).toMatch(/^10\.244\.1\.\d+$/);
+    expect(labOk(['exec', '--name', labA, 'default/pn', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).toContain(`inet ${podIp}/24`);
+    expect(netnsOf(labA).some((n) => n.startsWith(`${labA}-node1-`))).toBe(true);
+  });
+
   it('runs a second lab side by side, apart from the first', () => {
     const r = lab(['up', '--name', labB, '--nodes', '1', ...(withKubelet ? [] : ['--no-kubelets'])]);
     expect(r.status, r.stderr).toBe(0);
@@ -146,6 +201,21 @@ describe('cilium-lab', () => {
     inEnv(labB, `kubectl create namespace only-in-b-${suffix} >/dev/null`);
     expect(inEnv(labB, 'kubectl get ns -o name')).toMatch(`only-in-b-${suffix}`);
     expect(inEnv(labA, 'kubectl get ns -o name')).not.toMatch(`only-in-b-${suffix}`);
+    const st = JSON.parse(labOk(['status', '--name', labB, '--json'])) as { processes: Array<{ pid: number }> };
+    pidsOf[labB] = st.processes.map((p) => p.pid);
+  });
+
+  it('up replaces a dead leftover of the same name', () => {
+    const before = JSON.parse(labOk(['status', '--name', labB, '--json'])) as { processes: Array<{ role: string; pid: number }> };
+    const api = before.processes.find((p) => p.role === 'kube-apiserver')!;
+    process.kill(api.pid, 'SIGKILL');
+    expect(lab(['status', '--name', labB]).status).toBe(1);
+    const r = lab(['up', '--name', labB, '--nodes', '1', ...(withKubelet ? [] : ['--no-kubelets'])]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/dead leftover/);
+    // The old processes are gone, the new lab answers.
+    for (const p of before.processes) expect(existsSync(`/proc/${p.pid}`) && !/\) Z /.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'))).toBe(false);
+    expect(inEnv(labB, 'kubectl get --raw /readyz')).toBe('ok');
     const st = JSON.parse(labOk(['status', '--name', labB, '--json'])) as { processes: Array<{ pid: number }> };
     pidsOf[labB] = st.processes.map((p) => p.pid);
   });
