@@ -433,4 +433,52 @@ describe('cilium-operator on a real kube-apiserver', () => {
     expect(events).toEqual(['delete optest-n4']);
     expect(inf.list().map((o) => o.metadata.name).sort()).toEqual(names.filter((n) => n !== 'optest-n4'));
   });
+  it('runs under the chart\'s RBAC (helm template): leader, allocation, exhaustion report, GC without a 403', async () => {
+    const helmHome = join(work, 'helm');
+    const rendered = execFileSync(join(bin, 'helm'), ['template', 'cilium', join(ROOT, 'install', 'kubernetes', 'cilium'), '-n', NS], {
+      encoding: 'utf8',
+      env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'c'), HELM_CONFIG_HOME: join(helmHome, 'cf'), HELM_DATA_HOME: join(helmHome, 'd') },
+    });
+    const docs = parseAllDocuments(rendered).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; subjects?: { kind: string; name: string; namespace?: string }[] } | null);
+    const role = docs.find((d) => d?.kind === 'ClusterRole' && d.metadata?.name === 'cilium-operator');
+    const binding = docs.find((d) => d?.kind === 'ClusterRoleBinding' && d.metadata?.name === 'cilium-operator');
+    expect(role, 'chart renders ClusterRole cilium-operator').toBeDefined();
+    expect(binding, 'chart renders ClusterRoleBinding cilium-operator').toBeDefined();
+    const sa = binding!.subjects!.find((x) => x.kind === 'ServiceAccount')!;
+    const rbac = (plural: string) => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, kind: '', namespaced: false });
+    await kc.request('POST', resourcePath(rbac('clusterroles')), { body: role });
+    await kc.request('POST', resourcePath(rbac('clusterrolebindings')), { body: binding });
+    // An x509 user named like the service account is what RBAC's ServiceAccount subject matches.
+    const user = `system:serviceaccount:${sa.namespace ?? NS}:${sa.name}`;
+    writeFileSync(join(certs, 'op.ext'), 'extendedKeyUsage=clientAuth\n');
+    openssl(certs, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${user}`, '-keyout', 'op.key', '-out', 'op.csr');
+    openssl(certs, 'x509', '-req', '-in', 'op.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'op.ext', '-out', 'op.crt');
+    const opKubeconfig = join(work, 'operator.kubeconfig');
+    writeFileSync(opKubeconfig, readFileSync(kubeconfig, 'utf8').replace(join(certs, 'admin.crt'), join(certs, 'op.crt')).replace(join(certs, 'admin.key'), join(certs, 'op.key')));
+    const op = await startOperator([`--kubeconfig=${opKubeconfig}`]);
+    await waitUntil('RBAC operator is leader', async () => (await opStatus(op.port)).leader, 90_000, [op.proc]);
+    // Fill the pool (the 410 test removed optest-n4 behind the operators' back, so one CIDR may be free),
+    // then one more node: exhaustion status + Event need their permissions; a deleted Node frees a CIDR.
+    await addNode('optest-n7');
+    await waitCidr('optest-n7', [op.proc]);
+    let extra = 8;
+    for (;;) {
+      await addNode(`optest-n${extra}`);
+      const got = await waitUntil(`optest-n${extra} gets a CIDR or an exhaustion error`, async () => {
+        const cn = await kc.get<CiliumNode>(Resources.CiliumNode, `optest-n${extra}`);
+        return cn.spec?.ipam?.podCIDRs?.[0] ? 'cidr' : cn.status?.ipam?.['operator-status']?.error ? 'exhausted' : undefined;
+      }, 60_000, [op.proc]);
+      if (got === 'exhausted') break;
+      extra++;
+      expect(extra).toBeLessThan(12);
+    }
+    const freed = await cidrOf('optest-n7');
+    await kc.delete(Resources.Node, 'optest-n7');
+    expect(await waitCidr(`optest-n${extra}`, [op.proc])).toBe(freed?.[0]);
+    await sleep(4000); // one GC round at least
+    const log = readFileSync(op.proc.log, 'utf8');
+    expect(log).toMatch(/PodCIDRPoolExhausted|EIPAMEXHAUSTED/);
+    expect(log).not.toMatch(/forbidden|403|could not (write|create)/i);
+    await stopProc(op.proc);
+  });
 });
