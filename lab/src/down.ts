@@ -139,7 +139,15 @@ export async function down(o: DownOptions): Promise<boolean> {
     if (r.status !== 0) o.log(`  warning: umount ${m}: ${r.stderr.trim()}`);
   }
   deleteNetnsList(netns);
-  for (const d of cgroups) rmCgroupTree(d);
+  for (const d of cgroups) {
+    rmCgroupTree(d);
+    // The shared parent <hierarchy>/cilium-lab goes with the last lab (rmdir fails while others use it).
+    try {
+      rmdirSync(join(d, '..'));
+    } catch {
+      // other labs still there
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
   releaseIndex(o.name);
   return true;
