@@ -130,6 +130,7 @@ export async function listWatch<T extends KubeObject>(api: KubeApi, path: string
         h.onList(r.body.items);
         backoff = 1000;
       }
+      const started = Date.now();
       const outcome = await new Promise<'gone' | 'closed' | { err: unknown }>((resolve) => {
         let gone = false;
         let ctl: AbortController | undefined;
@@ -165,6 +166,10 @@ export async function listWatch<T extends KubeObject>(api: KubeApi, path: string
         const err = outcome.err as { statusCode?: number };
         if (err.statusCode === 410) rv = undefined;
         h.onError?.(outcome.err);
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 30_000);
+      } else if (Date.now() - started < 1000) {
+        // A stream that ends at once (an apiserver shutting down): do not spin.
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 30_000);
       } else {
