@@ -228,6 +228,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
   });
 
   afterAll(async () => {
+    kc?.close();
     for (const p of operators) await stopProc(p);
     await stopProc(api);
     await stopProc(etcd);

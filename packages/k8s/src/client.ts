@@ -122,12 +122,21 @@ const PATCH_CONTENT: Record<PatchType, string> = {
 export class KubeClient {
   readonly kubeConfig: KubeConfig;
   readonly server: URL;
+  /** One keep-alive agent per client (client-node makes a new agent, so a new TLS handshake, per call). */
+  readonly #agent: http.Agent | undefined;
 
   constructor(kc: KubeConfig) {
     this.kubeConfig = kc;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new KubeApiError('no current cluster in kubeconfig', { status: 0, code: 'EKUBECONFIG', hint: 'set a current-context' });
     this.server = new URL(cluster.server);
+    // A proxy-url cluster keeps client-node's proxy agent.
+    this.#agent = cluster.proxyUrl ? undefined : this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+  }
+
+  /** Closes idle keep-alive connections (call when done with the client). */
+  close(): void {
+    this.#agent?.destroy();
   }
 
   static fromKubeConfig(path?: string): KubeClient {
@@ -147,6 +156,7 @@ export class KubeClient {
       headers: { Accept: 'application/json', ...headers },
     };
     await this.kubeConfig.applyToHTTPSOptions(opts);
+    if (this.#agent) opts.agent = this.#agent;
     return opts;
   }
 
