@@ -79,11 +79,12 @@ program
   .requiredOption('--name <name>', 'lab name')
   .argument('<target>', 'node1 | cp | <namespace>/<pod>')
   .argument('<cmd...>', 'the command (after --)')
+  .option('--net-only', "pods: enter only the pod's netns, not its container's mount and UTS namespaces", false)
   .passThroughOptions()
-  .action(async (target: string, cmd: string[], o: { name: string }) => {
+  .action(async (target: string, cmd: string[], o: { name: string; netOnly: boolean }) => {
     checkLabName(o.name);
     // With passThroughOptions, commander keeps the `--` that separates CMD.
-    process.exitCode = await labExec(requireState(o.name), target, cmd[0] === '--' ? cmd.slice(1) : cmd);
+    process.exitCode = await labExec(requireState(o.name), target, cmd[0] === '--' ? cmd.slice(1) : cmd, { netOnly: o.netOnly });
   });
 
 program

@@ -189,6 +189,13 @@ describe('cilium-lab', () => {
     expect(podIp).toMatch(/^10\.244\.1\.\d+$/);
     expect(labOk(['exec', '--name', labA, 'default/pn', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0'])).toContain(`inet ${podIp}/24`);
     expect(netnsOf(labA).some((n) => n.startsWith(`${labA}-node1-`))).toBe(true);
+    // Like kubectl exec: the pod's own /etc/resolv.conf (CoreDNS on the cp address) and hostname.
+    const env = parseEnv(labOk(['env', '--name', labA]));
+    const resolv = labOk(['exec', '--name', labA, 'default/pn', '--', 'cat', '/etc/resolv.conf']);
+    expect(resolv).toContain(`nameserver ${env.LAB_API_HOST}`);
+    expect(resolv).toMatch(/search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
+    expect(labOk(['exec', '--name', labA, 'default/pn', '--', 'hostname']).trim()).toBe('pn');
+    expect(labOk(['exec', '--name', labA, '--net-only', 'default/pn', '--', 'cat', '/etc/resolv.conf'])).not.toContain('default.svc.cluster.local');
   });
 
   it('runs a second lab side by side, apart from the first', () => {
