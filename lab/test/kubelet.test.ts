@@ -283,6 +283,20 @@ describe('lab kubelet', () => {
     expect(statusOf(p).containerStatuses![0]!['lastState'].terminated.exitCode).toBe(143);
   });
 
+  it('a container over its memory limit is OOMKilled (cgroup v1 memory limit)', async () => {
+    await createPod('oom', {
+      restartPolicy: 'Never',
+      containers: [{ name: 'c', image: 'quay.io/cilium/alpine-curl:v1.10.0', command: ['sh', '-c', 'x=$(head -c 300000000 /dev/zero | tr "\\0" a); echo survived'], resources: { limits: { memory: '32Mi' } } }],
+    });
+    const p = await waitFor('oom done', async () => {
+      const x = await getPod('oom');
+      const ph = statusOf(x).phase;
+      return ph === 'Succeeded' || ph === 'Failed' ? x : undefined;
+    });
+    expect(statusOf(p).phase).toBe('Failed');
+    expect(statusOf(p).containerStatuses![0]!['state'].terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+  });
+
   it('a hostNetwork pod reaches the apiserver with its service-account token', async () => {
     await createPod('hostnet', {
       hostNetwork: true,

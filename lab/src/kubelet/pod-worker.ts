@@ -563,7 +563,7 @@ export class PodWorker {
       return out;
     };
     const get = async (kind: 'configmaps' | 'secrets', name: string): Promise<Record<string, Buffer> | undefined> => {
-      const r = await api.request(kind === 'configmaps' ? 'GET' : 'GET', `/api/v1/namespaces/${ns}/${kind}/${encodeURIComponent(name)}`);
+      const r = await api.request('GET', `/api/v1/namespaces/${ns}/${kind}/${encodeURIComponent(name)}`);
       if (r.status === 404) return undefined;
       if (r.status >= 300) throw new Error(`get ${kind} ${name}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
       return decode(r.body, kind === 'secrets');
@@ -657,7 +657,6 @@ export class PodWorker {
   // ---- containers -----------------------------------------------------------------------------------
 
   private async stepContainers(): Promise<void> {
-    const policy = this.spec().restartPolicy ?? 'Always';
     for (const c of this.order.filter((x) => x.init)) {
       const sidecar = c.spec.restartPolicy === 'Always';
       if (c.rec.state.kind === 'terminated' && c.rec.state.t.exitCode === 0 && !sidecar) continue;
@@ -675,7 +674,6 @@ export class PodWorker {
       if (c.rec.state.kind === 'running' || c.rec.state.kind === 'terminated') continue;
       await this.maybeStart(c);
     }
-    void policy;
   }
 
   /** App containers wait for the init containers: PodInitializing, as the kubelet says. */
@@ -830,13 +828,14 @@ export class PodWorker {
       const exitCode = code ?? (sig !== undefined ? 128 + sig : 1);
       const t: TerminatedState = {
         exitCode,
-        reason: exitCode === 0 ? 'Completed' : c.killing ? 'Error' : 'Error',
+        reason: exitCode === 0 ? 'Completed' : 'Error',
         startedAt,
         finishedAt: nowIso(),
         containerID: `lab://${containerId}`,
       };
       if (sig !== undefined) t.signal = sig;
       if (exitCode !== 0) t.message = tailOf(logFile);
+      if (sig === 9 && oomKills(this.ctx.cgroupRoot, this.uid, c.spec.name) > 0) t.reason = 'OOMKilled';
       this.containerExited(c, t);
     });
     this.startProbes(c);
@@ -1182,6 +1181,16 @@ export class PodWorker {
         this.ctx.log('warn', `pod ${this.name}: status patch: ${e instanceof Error ? e.message : String(e)}`);
         this.timer(2000, () => this.publishNow());
       });
+  }
+}
+
+/** OOM kills in the container's v1 memory cgroup (memory.oom_control `oom_kill N`). */
+function oomKills(cgroupRoot: string, podUid: string, container: string): number {
+  try {
+    const t = readFileSync(join('/sys/fs/cgroup/memory', cgroupRoot, podUid, container, 'memory.oom_control'), 'utf8');
+    return Number(/^oom_kill (\d+)$/m.exec(t)?.[1] ?? '0');
+  } catch {
+    return 0;
   }
 }
 
