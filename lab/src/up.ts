@@ -55,6 +55,8 @@ export async function up(o: UpOptions): Promise<LabState> {
   }
   const root = repoRoot();
   const bin = findUpstreamBin(o.upstreamBin, root);
+  // The dir first: a claim whose lab dir is missing counts as a stale leftover (see index-claim.ts).
+  mkdirSync(labDir(o.name), { recursive: true, mode: 0o700 });
   const index = claimIndex(o.name);
   const lab = labLayout(o.name, index);
   for (const d of [lab.dir, lab.certDir, lab.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
