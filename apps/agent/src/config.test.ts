@@ -22,7 +22,7 @@ describe('agent configuration', () => {
   it('explains a bad pod CIDR', () => {
     expect(() => loadAgentConfig({ podCidr: '10.50.0.1/24' })).toThrowError(/podCidr: invalid CIDR "10.50.0.1\/24": host bits set/);
     try {
-      loadAgentConfig({});
+      loadAgentConfig({}, undefined, { env: {} });
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).hint).toMatch(/--pod-cidr/);

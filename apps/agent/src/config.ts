@@ -1,19 +1,27 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseCidr } from './ipam/cidr.js';
+import { ConfigDirError, configMapToSettings, KUBE_PROXY_REPLACEMENT_MODES, readConfigDir } from './k8s/config-dir.js';
 
-/** Agent settings. Every flag can also be set in a YAML file (`--config-file`), flags win. */
+/**
+ * Agent settings. Every flag can also be set in a YAML file (`--config-file`) or in the chart's cilium-config
+ * ConfigMap directory (`--config-dir`, Cilium's key names); flags > config dir > config file > defaults.
+ */
 export const agentConfigSchema = z
   .object({
-    podCidr: z.string().superRefine((v, ctx) => {
-      try {
-        parseCidr(v);
-      } catch (e) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: e instanceof Error ? e.message : String(e) });
-      }
-    }),
+    /** Pod CIDR of this node; required outside Kubernetes mode (in it, the CiliumNode gives it). */
+    podCidr: z
+      .string()
+      .superRefine((v, ctx) => {
+        try {
+          parseCidr(v);
+        } catch (e) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: e instanceof Error ? e.message : String(e) });
+        }
+      })
+      .optional(),
     stateDir: z.string().min(1).default('/var/run/cilium/state'),
     bpfRoot: z.string().min(1).default('/sys/fs/bpf'),
     socketPath: z.string().min(1).default('/var/run/cilium/cilium.sock'),
@@ -34,6 +42,23 @@ export const agentConfigSchema = z
     nodeIp: z.string().ip({ version: 'v4' }).optional(),
     /** JSON list of remote nodes `[{ name, ip, podCIDRs }]`, watched for changes (without Kubernetes). */
     remoteNodesFile: z.string().min(1).optional(),
+    /** Kubernetes mode: CiliumNode / CiliumEndpoints / watches. Resolved by loadAgentConfig (see resolveK8sMode). */
+    k8sMode: z.boolean().default(false),
+    /** kubeconfig file; default $KUBECONFIG, else in-cluster (KUBERNETES_SERVICE_HOST/PORT + service account). */
+    k8sKubeconfigPath: z.string().min(1).optional(),
+    /** Namespace the agent runs in (CILIUM_K8S_NAMESPACE). */
+    k8sNamespace: z.string().min(1).default('kube-system'),
+    /** ipam: cluster-pool (CiliumNode spec.ipam.podCIDRs, from the operator) or kubernetes (Node spec.podCIDRs). */
+    ipamMode: z.enum(['cluster-pool', 'kubernetes']).default('cluster-pool'),
+    /** The operator's pool (reported, not used by the agent). */
+    clusterPoolIpv4Cidr: z.array(z.string()).optional(),
+    clusterPoolIpv4MaskSize: z.number().int().min(1).max(32).optional(),
+    clusterName: z.string().min(1).default('default'),
+    /** Stored and reported (GET /v1/healthz kube-proxy-replacement.mode); the service LB is issue 4. */
+    kubeProxyReplacement: z.enum(KUBE_PROXY_REPLACEMENT_MODES).default('false'),
+    enableHubble: z.boolean().default(true),
+    /** GET /healthz on 127.0.0.1:<port> (plain HTTP, the chart's probes); 0 disables it. */
+    agentHealthPort: z.number().int().min(0).max(65535).default(9879),
   })
   .strict();
 
@@ -52,8 +77,36 @@ export class ConfigError extends Error {
 
 const kebabToCamel = (k: string): string => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** Merges a YAML file (kebab-case or camelCase keys, as Cilium's config map) with flags, then validates. */
-export function loadAgentConfig(flags: Record<string, unknown>, configFile?: string): AgentConfig {
+export interface LoadAgentConfigOptions {
+  /** --config-dir: the mounted cilium-config ConfigMap. */
+  configDir?: string | undefined;
+  /** Environment (default process.env): K8S_NODE_NAME, CILIUM_K8S_NAMESPACE, KUBECONFIG, KUBERNETES_SERVICE_HOST/PORT. */
+  env?: Record<string, string | undefined>;
+  /** The in-cluster service account token (default /var/run/secrets/kubernetes.io/serviceaccount/token). */
+  serviceAccountTokenPath?: string;
+  /** Keys of the config dir this agent does not know (for a debug log). */
+  onUnknownKeys?: (keys: string[]) => void;
+}
+
+/**
+ * Kubernetes mode: `--k8s-mode` (true/false wins), or `--k8s-kubeconfig-path`, or no pod CIDR and a cluster to
+ * talk to ($KUBECONFIG, or KUBERNETES_SERVICE_HOST/PORT with a service-account token). Without any of these,
+ * the agent runs as before Kubernetes: `--pod-cidr`, optional `--remote-nodes-file`.
+ */
+export function resolveK8sMode(merged: Record<string, unknown>, env: Record<string, string | undefined>, tokenPath: string): boolean {
+  if (typeof merged['k8sMode'] === 'boolean') return merged['k8sMode'];
+  if (typeof merged['k8sKubeconfigPath'] === 'string') return true;
+  if (merged['podCidr'] !== undefined) return false;
+  if (env['KUBECONFIG']) return true;
+  return Boolean(env['KUBERNETES_SERVICE_HOST'] && env['KUBERNETES_SERVICE_PORT'] && existsSync(tokenPath));
+}
+
+/**
+ * Merges flags > config dir (Cilium's keys) > YAML file (kebab-case or camelCase keys) > environment
+ * (K8S_NODE_NAME, CILIUM_K8S_NAMESPACE) > defaults, resolves Kubernetes mode, then validates.
+ */
+export function loadAgentConfig(flags: Record<string, unknown>, configFile?: string, o: LoadAgentConfigOptions = {}): AgentConfig {
+  const env = o.env ?? process.env;
   let fromFile: Record<string, unknown> = {};
   if (configFile !== undefined) {
     let raw: unknown;
@@ -67,8 +120,29 @@ export function loadAgentConfig(flags: Record<string, unknown>, configFile?: str
       fromFile = Object.fromEntries(Object.entries(raw).map(([k, v]) => [kebabToCamel(k), v]));
     }
   }
-  const merged: Record<string, unknown> = { ...fromFile };
+  let fromDir: Record<string, unknown> = {};
+  if (o.configDir !== undefined) {
+    try {
+      const r = configMapToSettings(readConfigDir(o.configDir));
+      fromDir = r.settings;
+      if (r.unknown.length > 0) o.onUnknownKeys?.(r.unknown);
+    } catch (e) {
+      if (e instanceof ConfigDirError) throw new ConfigError(e.message, e.hint);
+      throw e;
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  if (env['K8S_NODE_NAME']) fromEnv['nodeName'] = env['K8S_NODE_NAME'];
+  if (env['CILIUM_K8S_NAMESPACE']) fromEnv['k8sNamespace'] = env['CILIUM_K8S_NAMESPACE'];
+  const merged: Record<string, unknown> = { ...fromEnv, ...fromFile, ...fromDir };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
+  merged['k8sMode'] = resolveK8sMode(merged, env, o.serviceAccountTokenPath ?? '/var/run/secrets/kubernetes.io/serviceaccount/token');
+  if (!merged['k8sMode'] && merged['podCidr'] === undefined) {
+    throw new ConfigError(
+      'invalid agent configuration: podCidr: required outside Kubernetes mode',
+      'set --pod-cidr to a CIDR such as 10.200.0.0/24, or run in Kubernetes mode (--k8s-mode, --k8s-kubeconfig-path, $KUBECONFIG or in-cluster)',
+    );
+  }
   const r = agentConfigSchema.safeParse(merged);
   if (!r.success) {
     const first = r.error.issues[0];
@@ -79,6 +153,8 @@ export function loadAgentConfig(flags: Record<string, unknown>, configFile?: str
       routingMode: 'use --routing-mode tunnel (VXLAN, the default) or native',
       tunnelProtocol: 'only vxlan is supported (this kernel has no geneve)',
       nodeIp: 'pass --node-ip with this node\'s underlay IPv4 address',
+      kubeProxyReplacement: `use one of ${KUBE_PROXY_REPLACEMENT_MODES.join(', ')}`,
+      agentHealthPort: 'use a port 1..65535 (0 disables the health endpoint)',
     };
     throw new ConfigError(`invalid agent configuration: ${msg}`, hints[where] ?? 'see `cilium-agent --help`');
   }

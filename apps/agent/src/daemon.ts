@@ -20,6 +20,8 @@ import { NodeManager } from './node/node-manager.js';
 import { RemoteNodesFile } from './node/remote-nodes-file.js';
 import { findNodeAddress, type NodeAddress } from './node/node-address.js';
 import { ensureTunnelDevice, VXLAN_OVERHEAD } from './node/tunnel-device.js';
+import { K8sAgent } from './k8s/k8s-agent.js';
+import { HealthServer } from './k8s/health-server.js';
 
 interface ControllerStatus {
   successCount: number;
@@ -42,7 +44,7 @@ export function defaultBpfDir(): string {
 
 /** cilium-agent: wires IPAM, the datapath, endpoints, Hubble and the REST API; start/stop explicit. */
 export class Daemon {
-  readonly ipam: HostScopeIpam;
+  #ipam: HostScopeIpam | undefined;
   readonly store: StateStore;
   readonly datapath: Datapath;
   readonly startedAt = Date.now();
@@ -59,14 +61,41 @@ export class Daemon {
   #deviceMtu = 1500;
   #routeMtu = 1500;
   readonly #controllers = new Map<string, ControllerStatus>();
+  #k8s: K8sAgent | undefined;
+  #health: HealthServer | undefined;
+  #started = false;
 
   constructor(
     readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.ipam = new HostScopeIpam(config.podCidr);
+    // Kubernetes mode learns the pod CIDR from its CiliumNode in start().
+    if (config.podCidr !== undefined && !config.k8sMode) this.#ipam = new HostScopeIpam(config.podCidr);
     this.store = new StateStore(config.stateDir);
     this.datapath = new Datapath({ bpfDir: config.bpfDir ?? defaultBpfDir(), bpfRoot: config.bpfRoot, monitorAggregation: config.monitorAggregation, log });
+  }
+
+  /** Host-scope IPAM over this node's pod CIDR (in Kubernetes mode: once the CiliumNode has one). */
+  get ipam(): HostScopeIpam {
+    if (!this.#ipam) throw new AgentError('AGENT_NOT_STARTED', 'the pod CIDR of this node is not known yet', 'wait for the operator to allocate one (CiliumNode spec.ipam.podCIDRs)', 503);
+    return this.#ipam;
+  }
+
+  /** Kubernetes mode (undefined otherwise). */
+  get k8s(): K8sAgent | undefined {
+    return this.#k8s;
+  }
+
+  /** Started, and in Kubernetes mode with synced caches: what GET /healthz on agent-health-port reports. */
+  health(): { ok: boolean; msg: string; detail?: Record<string, unknown> } {
+    if (!this.#started) return { ok: false, msg: this.#k8s ? `starting: ${this.#k8s.status().msg}` : 'starting' };
+    const k = this.#k8s?.status();
+    if (k && !k.synced) return { ok: false, msg: `Kubernetes caches not synced: ${k.msg}` };
+    return {
+      ok: true,
+      msg: `agent ${this.config.nodeName} healthy`,
+      detail: { 'node-name': this.config.nodeName, 'pod-cidr': this.#ipam?.cidr.text, 'endpoint-count': this.#endpoints?.records().length ?? 0, ...(k ? { kubernetes: k } : {}) },
+    };
   }
 
   get endpoints(): EndpointManager {
@@ -87,7 +116,7 @@ export class Daemon {
   /** Node address, MTUs, and in tunnel mode the VXLAN device; returns its ifindex (0 in native mode). */
   #setupRouting(netlink: Netlink): number {
     const { config, log } = this;
-    this.#nodeAddress = findNodeAddress(netlink, config.nodeIp);
+    this.#nodeAddress ??= findNodeAddress(netlink, config.nodeIp);
     if (!this.#nodeAddress) {
       log.warn({}, 'no node IP: no --node-ip and no default route with an IPv4 address; pods can reach only this node (pass --node-ip to reach other nodes)');
     }
@@ -103,19 +132,56 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    const state = this.store.load();
-    if (state && state.podCidr !== this.ipam.cidr.text) {
-      throw new AgentError('AGENT_POD_CIDR_CHANGED', `the state in ${config.stateDir} was made for pod CIDR ${state.podCidr}, not ${this.ipam.cidr.text}`, 'start with the original --pod-cidr, or remove the pods and the state dir');
+    if (config.agentHealthPort > 0) {
+      const health = new HealthServer('127.0.0.1', config.agentHealthPort, () => this.health());
+      try {
+        await health.listen();
+        this.#health = health;
+      } catch (e) {
+        // Without Kubernetes nothing probes it; several test agents may share a network namespace.
+        if (config.k8sMode) throw e;
+        log.warn({ err: (e as Error).message }, 'health endpoint not served');
+      }
     }
-    for (const a of state?.ipam ?? []) this.ipam.allocate(a.ip, a.owner);
-
     const netlink = Netlink.open();
     this.#netlink = netlink;
+    if (config.k8sMode) {
+      const k8s = new K8sAgent({ config, log });
+      this.#k8s = k8s;
+      await k8s.connect();
+      const internal = k8s.nodeInternalIp();
+      const local = internal !== undefined && netlink.addresses().some((a) => a.family === 4 && a.ip === internal) ? internal : undefined;
+      this.#nodeAddress = findNodeAddress(netlink, config.nodeIp ?? local);
+      const stateCidr = this.store.load()?.podCidr;
+      const cidr = await k8s.podCidr(this.#nodeAddress?.ip);
+      if (stateCidr !== undefined && stateCidr !== cidr) {
+        throw new AgentError('AGENT_POD_CIDR_CHANGED', `the state in ${config.stateDir} was made for pod CIDR ${stateCidr}, but CiliumNode ${config.nodeName} now gives ${cidr}`, `restore spec.ipam.podCIDRs of CiliumNode ${config.nodeName} to ${stateCidr}, or drain the node and remove ${this.store.path}`);
+      }
+      if (config.podCidr !== undefined && config.podCidr !== cidr) {
+        throw new AgentError('AGENT_POD_CIDR_CHANGED', `--pod-cidr ${config.podCidr} differs from the CIDR of CiliumNode ${config.nodeName} (${cidr})`, 'drop --pod-cidr in Kubernetes mode');
+      }
+      this.#ipam = new HostScopeIpam(cidr);
+    }
+    const ipam = this.ipam;
+    const state = this.store.load();
+    if (state && state.podCidr !== ipam.cidr.text) {
+      throw new AgentError('AGENT_POD_CIDR_CHANGED', `the state in ${config.stateDir} was made for pod CIDR ${state.podCidr}, not ${ipam.cidr.text}`, 'start with the original --pod-cidr, or remove the pods and the state dir');
+    }
+    for (const a of state?.ipam ?? []) ipam.allocate(a.ip, a.owner);
+
     ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
     const tunnelIfindex = this.#setupRouting(netlink);
     this.datapath.start({ tunnelIfindex });
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
-    this.#endpoints = new EndpointManager({ datapath: this.datapath, netlink, ipam: this.ipam, persist: () => this.persist(), log });
+    const k8s = this.#k8s;
+    this.#endpoints = new EndpointManager({
+      datapath: this.datapath,
+      netlink,
+      ipam: this.ipam,
+      persist: () => this.persist(),
+      log,
+      ...(k8s ? { hooks: { labelsFor: (ns: string, pod: string) => k8s.labelsFor(ns, pod), onChange: (ev: 'upsert' | 'delete', rec: Parameters<K8sAgent['onEndpointChange']>[1]) => k8s.onEndpointChange(ev, rec) } } : {}),
+    });
     const restored = this.#endpoints.restore(state?.endpoints ?? []);
     // An address without an endpoint at start-up belongs to an ADD or a DEL that the previous agent
     // did not see through (it died in between, or the plugin could not reach it): free it.
@@ -135,7 +201,10 @@ export class Daemon {
       log,
     });
     const nodes = this.#nodes;
-    if (config.remoteNodesFile !== undefined) {
+    if (k8s) {
+      // CiliumNodes are the source of remote nodes (the first listing marks the NodeManager synced).
+      await k8s.attach({ nodes, endpoints: this.#endpoints });
+    } else if (config.remoteNodesFile !== undefined) {
       this.#nodesFile = new RemoteNodesFile(config.remoteNodesFile, (list) => nodes.replaceAll(list), log);
       nodes.replaceAll(this.#nodesFile.start());
     } else {
@@ -157,23 +226,30 @@ export class Daemon {
       capacity: config.hubbleCapacity,
       resolver: { byId: (id) => info(endpoints.byId(id)), byIp: (ip) => info(endpoints.byIp(ip)) },
     });
-    await this.#observer.serve(config.hubbleSocketPath);
-    const observer = this.#observer;
-    this.#ring = new RingBuffer(this.datapath.events, (buf) => observer.onEvent(buf));
-    this.#ring.start();
+    if (config.enableHubble) {
+      await this.#observer.serve(config.hubbleSocketPath);
+      const observer = this.#observer;
+      this.#ring = new RingBuffer(this.datapath.events, (buf) => observer.onEvent(buf));
+      this.#ring.start();
+    } else {
+      this.#observer = undefined;
+    }
 
     this.#gcTimer = setInterval(() => this.runCtGc(), config.ctGcIntervalSeconds * 1000);
     this.#gcTimer.unref();
 
     this.#api = this.buildApi();
     await this.#api.listen();
-    log.info({ podCidr: this.ipam.cidr.text, router: this.ipam.routerIp, routingMode: config.routingMode, nodeIp: this.#nodeAddress?.ip, routeMtu: this.#routeMtu, remoteNodes: nodes.list().length, socket: config.socketPath, hubble: config.hubbleSocketPath, bpfRoot: config.bpfRoot, ...restored }, 'cilium-agent ready');
+    this.#started = true;
+    log.info({ k8sMode: config.k8sMode, kubeProxyReplacement: config.kubeProxyReplacement, podCidr: this.ipam.cidr.text, router: this.ipam.routerIp, routingMode: config.routingMode, nodeIp: this.#nodeAddress?.ip, routeMtu: this.#routeMtu, remoteNodes: nodes.list().length, socket: config.socketPath, hubble: config.hubbleSocketPath, bpfRoot: config.bpfRoot, ...restored }, 'cilium-agent ready');
   }
 
   /** Stops serving. Programs stay attached and maps pinned, so pods keep talking while we are away. */
   async stop(): Promise<void> {
     if (this.#gcTimer) clearInterval(this.#gcTimer);
     this.#nodesFile?.stop();
+    await this.#k8s?.stop();
+    await this.#health?.close();
     await this.#api?.close();
     this.#ring?.stop();
     await this.#observer?.stop();
@@ -182,7 +258,8 @@ export class Daemon {
   }
 
   persist(): void {
-    this.store.save({ version: 1, podCidr: this.ipam.cidr.text, endpoints: this.#endpoints?.records() ?? [], ipam: this.ipam.list() });
+    if (!this.#ipam) return;
+    this.store.save({ version: 1, podCidr: this.#ipam.cidr.text, endpoints: this.#endpoints?.records() ?? [], ipam: this.ipam.list() });
   }
 
   runCtGc(): { scanned: number; deleted: number } {
@@ -211,8 +288,11 @@ export class Daemon {
 
   status(): StatusResponse {
     const obs = this.#observer?.serverStatus();
+    const k = this.#k8s?.status();
     return {
       cilium: { state: 'Ok', msg: `agent ${this.config.nodeName} healthy` },
+      'kube-proxy-replacement': { mode: this.config.kubeProxyReplacement },
+      ...(k ? { kubernetes: { state: k.state, msg: k.msg, synced: k.synced, informers: k.informers, 'cilium-endpoints': k.ciliumEndpoints, 'cilium-node': k.ciliumNode } } : { kubernetes: { state: 'Disabled', msg: 'not in Kubernetes mode' } }),
       ipam: { ipv4: this.ipam.list().map((a) => a.ip), 'ipv4-allocated': this.ipam.allocated, 'ipv4-capacity': this.ipam.capacity, 'alloc-range': this.ipam.cidr.text },
       'bpf-maps': { maps: [] },
       controllers: [...this.#controllers].map(([name, c]) => ({

@@ -23,8 +23,17 @@ const program = new Command('cilium-agent')
   .option('--tunnel-device <name>', 'VXLAN device name (default cilium_vxlan)')
   .option('--node-ip <ip>', "this node's underlay IPv4 (default: the address of the interface with the default route)")
   .option('--remote-nodes-file <path>', 'JSON list of other nodes [{name, ip, podCIDRs}], watched for changes')
-  .action(async (o: Record<string, string | number | undefined>) => {
+  .option('--config-dir <dir>', "the cilium-config ConfigMap mounted as a directory (one file per key, Cilium's key names)")
+  .option('--k8s-mode [bool]', 'Kubernetes mode (default: on when a kubeconfig or in-cluster config is available and no --pod-cidr is given)', (v: string) => v !== 'false')
+  .option('--k8s-kubeconfig-path <path>', 'kubeconfig (default $KUBECONFIG, else in-cluster: KUBERNETES_SERVICE_HOST/PORT + service account)')
+  .option('--k8s-namespace <ns>', 'namespace of the agent (default $CILIUM_K8S_NAMESPACE, else kube-system)')
+  .option('--ipam <mode>', 'cluster-pool (CiliumNode spec.ipam.podCIDRs, default) | kubernetes (Node spec.podCIDRs)')
+  .option('--kube-proxy-replacement <mode>', 'true | false | strict | probe | partial | disabled (reported in /v1/healthz)')
+  .option('--enable-hubble [bool]', 'serve Hubble on --hubble-socket-path (default true)', (v: string) => v !== 'false')
+  .option('--agent-health-port <port>', 'GET /healthz on 127.0.0.1:<port> (default 9879, 0: off)', (v) => Number(v))
+  .action(async (o: Record<string, string | number | boolean | undefined>) => {
     let config;
+    const unknownKeys: string[] = [];
     try {
       config = loadAgentConfig(
         {
@@ -45,8 +54,16 @@ const program = new Command('cilium-agent')
           tunnelDevice: o.tunnelDevice,
           nodeIp: o.nodeIp,
           remoteNodesFile: o.remoteNodesFile,
+          k8sMode: o.k8sMode === undefined ? undefined : o.k8sMode !== false,
+          k8sKubeconfigPath: o.k8sKubeconfigPath,
+          k8sNamespace: o.k8sNamespace,
+          ipamMode: o.ipam,
+          kubeProxyReplacement: o.kubeProxyReplacement,
+          enableHubble: o.enableHubble === undefined ? undefined : o.enableHubble !== false,
+          agentHealthPort: o.agentHealthPort,
         },
         typeof o.configFile === 'string' ? o.configFile : undefined,
+        { configDir: typeof o.configDir === 'string' ? o.configDir : undefined, onUnknownKeys: (k) => unknownKeys.push(...k) },
       );
     } catch (e) {
       if (e instanceof ConfigError) {
@@ -56,6 +73,7 @@ const program = new Command('cilium-agent')
       throw e;
     }
     const log = createLogger(config.logLevel);
+    if (unknownKeys.length > 0) log.debug({ keys: unknownKeys }, 'config dir: keys this agent does not know, ignored');
     const daemon = new Daemon(config, log);
     let stopping = false;
     const stop = (sig: string) => {

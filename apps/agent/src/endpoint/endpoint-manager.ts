@@ -26,12 +26,21 @@ export const endpointChangeRequestSchema = z.object({
   labels: z.array(z.string()).optional(),
 });
 
+/** Kubernetes mode: pod labels for new endpoints, and a signal per change (CiliumEndpoint sync). */
+export interface EndpointHooks {
+  /** Security labels of the pod (`k8s:` prefixed), if known, merged into the endpoint's labels on create. */
+  labelsFor?(namespace: string, podName: string): string[] | undefined;
+  /** After an endpoint was created, replaced, relabelled ('upsert') or deleted ('delete'). */
+  onChange?(event: 'upsert' | 'delete', rec: EndpointRecord): void;
+}
+
 export interface EndpointManagerDeps {
   datapath: Datapath;
   netlink: Netlink;
   ipam: HostScopeIpam;
   persist: () => void;
   log: Logger;
+  hooks?: EndpointHooks;
 }
 
 /** Parses `{id}` of /v1/endpoint/{id}: a number, or `container-id:<cid>`. */
@@ -109,7 +118,7 @@ export class EndpointManager {
       mac: req.mac.toLowerCase(),
       hostMac: req['host-mac'].toLowerCase(),
       ipv4: ip,
-      labels: req.labels ?? [],
+      labels: this.#labels(req),
       createdAt: new Date().toISOString(),
       ...(req['netns-path'] !== undefined ? { netnsPath: req['netns-path'] } : {}),
       ...(req['k8s-pod-name'] !== undefined ? { podName: req['k8s-pod-name'] } : {}),
@@ -125,7 +134,39 @@ export class EndpointManager {
     this.#add(rec);
     this.deps.persist();
     log.info({ endpoint: rec.id, container: rec.containerId, ip: rec.ipv4, ifname: rec.ifname }, 'endpoint created');
+    if (prev && (prev.podName !== rec.podName || prev.namespace !== rec.namespace)) this.#notify('delete', prev);
+    this.#notify('upsert', rec);
     return rec;
+  }
+
+  /** Replaces the labels of an endpoint (its pod's labels changed). False if unknown or unchanged. */
+  setLabels(id: number, labels: string[]): boolean {
+    const rec = this.#byId.get(id);
+    if (!rec) return false;
+    const next = [...new Set(labels)].sort();
+    if (JSON.stringify(next) === JSON.stringify([...rec.labels].sort())) return false;
+    rec.labels = next;
+    this.deps.persist();
+    this.deps.log.info({ endpoint: rec.id, labels: next }, 'endpoint labels updated');
+    this.#notify('upsert', rec);
+    return true;
+  }
+
+  #labels(req: EndpointChangeRequest): string[] {
+    const own = req.labels ?? [];
+    const ns = req['k8s-namespace'];
+    const pod = req['k8s-pod-name'];
+    const k8s = ns !== undefined && pod !== undefined ? this.deps.hooks?.labelsFor?.(ns, pod) : undefined;
+    if (!k8s) return own;
+    return [...new Set([...own, ...k8s])].sort();
+  }
+
+  #notify(event: 'upsert' | 'delete', rec: EndpointRecord): void {
+    try {
+      this.deps.hooks?.onChange?.(event, rec);
+    } catch (e) {
+      this.deps.log.warn({ endpoint: rec.id, err: e instanceof Error ? e.message : String(e) }, 'endpoint change hook failed');
+    }
   }
 
   /** DELETE /v1/endpoint/{ref}. Also releases the endpoint's address. */
@@ -136,6 +177,7 @@ export class EndpointManager {
     this.#remove(rec);
     this.deps.persist();
     this.deps.log.info({ endpoint: rec.id, container: rec.containerId }, 'endpoint deleted');
+    this.#notify('delete', rec);
     return rec;
   }
 
