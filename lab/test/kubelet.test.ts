@@ -6,7 +6,8 @@
 // a json-mock pod Running/Ready with an IP from the CNI range and its netns annotation, a curl from
 // another pod, ErrImagePull for an unknown image, a liveness restart, a hostNetwork pod using its
 // service-account token, a kubelet restart that adopts running pods, and a deletion that leaves no
-// netns, cgroup or IP behind. Needs root, the upstream binaries and bin/cilium-lab. `make test-lab`.
+// netns, cgroup or IP behind. Mount points are existing empty host dirs (/mnt, /media): a missing one would
+// be created on the host. Needs root, the upstream binaries and bin/cilium-lab. `make test-lab`.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -241,13 +242,13 @@ describe('lab kubelet', () => {
     await createPod('vols', {
       restartPolicy: 'Never',
       volumes: [{ name: 'scratch', emptyDir: {} }, { name: 'cfg', configMap: { name: 'cfg' } }],
-      initContainers: [{ name: 'init', image: 'quay.io/cilium/alpine-curl:v1.10.0', command: ['sh', '-c', 'echo from-init > /work/init.txt'], volumeMounts: [{ name: 'scratch', mountPath: '/work' }] }],
+      initContainers: [{ name: 'init', image: 'quay.io/cilium/alpine-curl:v1.10.0', command: ['sh', '-c', 'echo from-init > /mnt/init.txt'], volumeMounts: [{ name: 'scratch', mountPath: '/mnt' }] }],
       containers: [{
         name: 'main',
         image: 'quay.io/cilium/alpine-curl:v1.10.0',
-        command: ['sh', '-c', 'cat /work/init.txt; cat /tmp/lab-cfg/routing-mode; echo; echo "$PASSWORD"; ls /tmp/lab-cfg'],
+        command: ['sh', '-c', 'cat /mnt/init.txt; cat /media/routing-mode; echo; echo "$PASSWORD"; ls /media'],
         env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'password' } } }],
-        volumeMounts: [{ name: 'scratch', mountPath: '/work' }, { name: 'cfg', mountPath: '/tmp/lab-cfg', readOnly: true }],
+        volumeMounts: [{ name: 'scratch', mountPath: '/mnt' }, { name: 'cfg', mountPath: '/media', readOnly: true }],
       }],
     });
     const p = await waitFor('vols done', async () => {
@@ -335,6 +336,26 @@ describe('lab kubelet', () => {
     expect(statusOf(p).containerStatuses![0]!).toMatchObject({ containerID: before['containerID'], restartCount: 0 });
     const r = spawnSync('nsenter', [`--net=/run/netns/${node.netns}`, 'curl', '-sS', '--max-time', '5', `http://${mockIp}:8080/`], { encoding: 'utf8' });
     expect(r.stdout).toBe('{}');
+  });
+
+  it('runs postStart and preStop hooks; a hostPath lives under the node dir', async () => {
+    const hostDir = `/var/lib/lab-hooks-${suffix}`;
+    await createPod('hooks', {
+      volumes: [{ name: 'h', hostPath: { path: hostDir, type: 'DirectoryOrCreate' } }],
+      containers: [{
+        name: 'c',
+        image: 'quay.io/cilium/alpine-curl:v1.10.0',
+        command: ['sh', '-c', 'sleep 3600'],
+        volumeMounts: [{ name: 'h', mountPath: '/mnt' }],
+        lifecycle: { postStart: { exec: { command: ['sh', '-c', 'echo started >> /mnt/log'] } }, preStop: { exec: { command: ['sh', '-c', 'echo stopping >> /mnt/log'] } } },
+      }],
+    });
+    const file = join(node.dir, 'hostpath', hostDir, 'log');
+    await waitFor('postStart', () => (existsSync(file) && readFileSync(file, 'utf8') === 'started\n' ? true : undefined));
+    expect(existsSync(hostDir)).toBe(false);
+    await api.call('DELETE', `/api/v1/namespaces/${ns}/pods/hooks`);
+    await waitFor('hooks gone', async () => ((await getPod('hooks')) === undefined ? true : undefined));
+    expect(readFileSync(file, 'utf8')).toBe('started\nstopping\n');
   });
 
   it('deleting a pod stops it, runs CNI DEL and removes its netns, cgroups and the Pod object', async () => {

@@ -22,7 +22,7 @@ export function shQuote(s: string): string {
 }
 
 /** The sh prelude: join cgroups, bind mounts (parents first), cd, exec "$@". */
-export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; workingDir?: string | undefined; hostname?: string | undefined }): string {
+export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; workingDir?: string | undefined; hostname?: string | undefined; readyFile?: string | undefined }): string {
   const lines = ['set -e'];
   if (o.hostname) lines.push(`hostname ${shQuote(o.hostname)}`);
   for (const d of o.cgroupDirs) lines.push(`echo $$ > ${shQuote(join(d, 'cgroup.procs'))}`);
@@ -35,6 +35,8 @@ export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; wor
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
   }
   if (o.workingDir) lines.push(`mkdir -p ${shQuote(o.workingDir)}`, `cd ${shQuote(o.workingDir)}`);
+  // Tells the kubelet the namespaces are set up: hooks and exec probes may enter them from now on.
+  if (o.readyFile) lines.push(`: > ${shQuote(o.readyFile)}`);
   lines.push('exec "$@"');
   return lines.join('\n');
 }

@@ -57,6 +57,7 @@ interface ContainerSpec {
   ports?: Array<{ name?: string; containerPort: number; hostPort?: number; protocol?: string; hostIP?: string }>;
   volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }>;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  lifecycle?: { postStart?: Probe; preStop?: Probe };
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   startupProbe?: Probe;
@@ -790,7 +791,9 @@ export class PodWorker {
     }
     const cgDirs = createContainerCgroups(this.ctx.cgroupRoot, this.uid, c.spec.name, c.spec.resources);
     const hostname = spec.hostNetwork ? undefined : (spec.hostname ?? this.state.name);
-    const script = launchScript({ cgroupDirs: cgDirs, mounts, workingDir: c.spec.workingDir, hostname });
+    const readyFile = join(this.dir, `ready-${c.spec.name}`);
+    rmSync(readyFile, { force: true });
+    const script = launchScript({ cgroupDirs: cgDirs, mounts, workingDir: c.spec.workingDir, hostname, readyFile });
     const full = launchArgv({ netnsPath: spec.hostNetwork ? undefined : `/run/netns/${this.state.netnsName ?? ''}`, script, argv, uts: !spec.hostNetwork });
     mkdirSync(this.logDir, { recursive: true });
     const logFile = join(this.logDir, `${c.spec.name}-${c.saved.restartCount}.log`);
@@ -838,7 +841,32 @@ export class PodWorker {
       if (sig === 9 && oomKills(this.ctx.cgroupRoot, this.uid, c.spec.name) > 0) t.reason = 'OOMKilled';
       this.containerExited(c, t);
     });
-    this.startProbes(c);
+    // Probes and hooks enter the container's namespaces: only once its prelude has set them up.
+    const gen = c.gen;
+    void waitForFile(readyFile, () => c.gen !== gen || this.stopped).then(async (ok) => {
+      rmSync(readyFile, { force: true });
+      if (!ok || c.gen !== gen) return;
+      this.startProbes(c);
+      const postStart = c.spec.lifecycle?.postStart;
+      if (!postStart) return;
+      const r = await this.runHook(c, postStart, 30);
+      if (r.ok || c.gen !== gen) return;
+      this.event('Warning', 'FailedPostStartHook', `PostStartHook failed: ${r.output}`);
+      await this.killContainer(c, this.graceSeconds());
+    });
+  }
+
+  /** A lifecycle hook (exec or httpGet, as a probe handler) with its own timeout. */
+  private runHook(c: Ctr, hook: Probe, timeoutSec: number): Promise<{ ok: boolean; output: string }> {
+    const pid = c.saved.pid;
+    if (pid === undefined) return Promise.resolve({ ok: false, output: 'the container is not running' });
+    return runProbe({ ...hook, timeoutSeconds: Math.max(1, timeoutSec) }, {
+      netnsPath: this.spec().hostNetwork ? undefined : `/run/netns/${this.state.netnsName ?? ''}`,
+      podIP: this.state.podIPs[0] ?? '127.0.0.1',
+      pid,
+      env: c.env,
+      ports: c.spec.ports ?? [],
+    });
   }
 
   private async envLookup(c: ContainerSpec): Promise<{ configMap(n: string): Record<string, string> | undefined; secret(n: string): Record<string, string> | undefined }> {
@@ -1021,9 +1049,15 @@ export class PodWorker {
   }
 
   /** SIGTERM every process of the container, SIGKILL after the grace period; resolves when it exited. */
-  private async killContainer(c: Ctr, graceSec: number): Promise<void> {
+  private async killContainer(c: Ctr, graceSec: number, preStop = false): Promise<void> {
     if (c.rec.state.kind !== 'running' || !c.exited) return;
     c.killing = true;
+    const hook = c.spec.lifecycle?.preStop;
+    if (preStop && hook && c.saved.pid !== undefined) {
+      // The preStop hook runs inside the grace period, before SIGTERM.
+      const r = await Promise.race([this.runHook(c, hook, graceSec), c.exited.then(() => undefined)]);
+      if (r && !r.ok) this.event('Warning', 'FailedPreStopHook', `PreStopHook failed: ${r.output}`);
+    }
     const signalAll = (sig: NodeJS.Signals) => {
       const pids = new Set(cgroupPids(this.ctx.cgroupRoot, this.uid, c.spec.name));
       if (c.saved.pid !== undefined) pids.add(c.saved.pid);
@@ -1069,7 +1103,7 @@ export class PodWorker {
     // Processes left by an earlier kubelet (the pod was deleted while none ran): adopt them to stop them.
     for (const c of this.order) if (!c.proc && !c.adoptTimer && alive(c.saved.pid, c.saved.pidStart)) this.adopt(c);
     for (const c of this.order) if (c.rec.state.kind === 'running') this.event('Normal', 'Killing', `Stopping container ${c.spec.name}`);
-    await Promise.all(this.order.map((c) => this.killContainer(c, grace)));
+    await Promise.all(this.order.map((c) => this.killContainer(c, grace, true)));
     await this.teardown();
     this.publishNow();
     const ns = encodeURIComponent(this.state.namespace);
@@ -1192,6 +1226,16 @@ function oomKills(cgroupRoot: string, podUid: string, container: string): number
   } catch {
     return 0;
   }
+}
+
+/** Waits (checking every 20 ms, up to 60 s) until `file` exists; false if `cancelled()` first or never. */
+async function waitForFile(file: string, cancelled: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 3000; i++) {
+    if (existsSync(file)) return true;
+    if (cancelled()) return false;
+    await sleep(20);
+  }
+  return false;
 }
 
 function tailOf(file: string): string {
