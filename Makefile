@@ -1,6 +1,6 @@
 # cilium-ts: every target installs what it needs, idempotently.
 SHELL := /bin/bash
-.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni clean test-lab lab-up-bare
+.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni clean test-lab lab-up-bare lab lab-down
 
 all: build
 
@@ -41,6 +41,13 @@ test: build typecheck test-bpf test-unit
 test-lab: build
 	./lab/build-upstream.sh >/dev/null
 	npx vitest run --config lab/vitest.config.ts
+
+# The README's lab: 2 nodes, cilium-ts installed with Helm, a demo app across both nodes; left running.
+lab: build
+	./scripts/lab.sh
+
+lab-down:
+	./scripts/lab.sh down
 
 # A lab with no CNI installed: control plane, CoreDNS, LAB_NODES nodes with their lab kubelets.
 LAB_NAME ?= demo
