@@ -38,7 +38,8 @@ program
     const obs = s.hubble.observer;
     const lines: Array<[string, string]> = [
         ['KVStore:', 'Disabled'],
-        ['Kubernetes:', 'Disabled'],
+        ['Kubernetes:', s.kubernetes ? `${s.kubernetes.state}   ${s.kubernetes.msg ?? ''}`.trimEnd() : 'Disabled'],
+        ['KubeProxyReplacement:', s['kube-proxy-replacement']?.mode ?? 'false'],
         ['Cilium:', `${s.cilium.state}   ${s.cilium.msg ?? ''}`.trimEnd()],
         ['Node:', s['node-name']],
         ['Datapath mode:', s['datapath-mode']],

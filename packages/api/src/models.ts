@@ -79,6 +79,15 @@ export interface Status {
 export interface StatusResponse {
   cilium: Status;
   'kube-proxy-replacement'?: { mode: string; features?: Record<string, unknown> };
+  /** Kubernetes mode: the watches' state ('Disabled' when the agent runs without Kubernetes). */
+  kubernetes?: {
+    state: Status['state'];
+    msg?: string;
+    synced?: boolean;
+    informers?: Record<string, { synced: boolean; lists: number; watches: number; errors: number }>;
+    'cilium-endpoints'?: Record<string, number>;
+    'cilium-node'?: Record<string, unknown>;
+  };
   ipam: { ipv4: string[]; 'ipv4-allocated': number; 'ipv4-capacity': number; 'alloc-range': string };
   'bpf-maps': { 'dynamic-size-ratio'?: number; maps: Array<{ name: string; size: number; entries?: number }> };
   controllers: Array<{ name: string; status: { 'success-count': number; 'failure-count': number; 'consecutive-failure-count': number; 'last-failure-msg'?: string; 'last-success-timestamp'?: string } }>;
