@@ -49,21 +49,13 @@ fail() {
   exit 1
 }
 
-# The Go toolchain may sit outside PATH (e.g. a non-login CI shell).
-if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
-command -v go >/dev/null 2>&1 || fail "'go' is not on PATH" "install Go >= 1.26 (k8s $K8S_VERSION needs it) and re-run"
+# shellcheck source=../scripts/lib/go-proxy.sh
+. "$(dirname "$0")/../scripts/lib/go-proxy.sh"
+go_on_path || fail "'go' is not on PATH" "install Go >= 1.26 (k8s $K8S_VERSION needs it) and re-run"
 command -v flock >/dev/null 2>&1 || fail "'flock' is not on PATH" "apt-get install util-linux"
 
-# Module proxy only: drop 'direct' (which would clone from VCS hosts) and 'off'.
 proxy_in="$(go env GOPROXY)"
-proxy=""
-IFS=',|' read -r -a parts <<<"$proxy_in"
-for p in "${parts[@]}"; do
-  case "$p" in
-    direct | off | "") ;;
-    *) proxy="${proxy:+$proxy,}$p" ;;
-  esac
-done
+proxy="$(module_proxy_only)"
 [ -n "$proxy" ] || fail "GOPROXY ('$proxy_in') names no module proxy" \
   "set GOPROXY to a module proxy URL (e.g. go env -w GOPROXY=https://proxy.golang.org)"
 

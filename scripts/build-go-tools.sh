@@ -27,24 +27,16 @@ if have_all; then
   exit 0
 fi
 
-# The Go toolchain may sit outside PATH (e.g. a non-login CI shell).
-if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
-if ! command -v go >/dev/null 2>&1; then
+# shellcheck source=lib/go-proxy.sh
+. "$(dirname "$0")/lib/go-proxy.sh"
+if ! go_on_path; then
   echo "build-go-tools: 'go' is not on PATH" >&2
   echo "hint: install Go >= 1.24 (plugins $PLUGINS_VERSION need it) and re-run" >&2
   exit 1
 fi
 
-# Module proxy only: drop 'direct' (which would clone from VCS hosts) and 'off'.
 proxy_in="$(go env GOPROXY)"
-proxy=""
-IFS=',|' read -r -a parts <<<"$proxy_in"
-for p in "${parts[@]}"; do
-  case "$p" in
-    direct | off | "") ;;
-    *) proxy="${proxy:+$proxy,}$p" ;;
-  esac
-done
+proxy="$(module_proxy_only)"
 if [ -z "$proxy" ]; then
   echo "build-go-tools: GOPROXY ('$proxy_in') names no module proxy" >&2
   echo "hint: set GOPROXY to a module proxy URL (e.g. go env -w GOPROXY=https://proxy.golang.org)" >&2
