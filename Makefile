@@ -1,6 +1,6 @@
 # cilium-ts: every target installs what it needs, idempotently.
 SHELL := /bin/bash
-.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni clean test-lab lab-up-bare lab lab-down
+.PHONY: all deps node build bpf bin go-tools typecheck test test-bpf test-unit demo bench-datapath bench-cni bench-lab clean test-lab lab-up-bare lab lab-down
 
 all: build
 
@@ -34,13 +34,14 @@ test-bpf: bpf
 test-unit: build go-tools
 	node scripts/run-tests.mjs
 
-# The README's test command: type-check, datapath tests, then every vitest suite (unit, kernel, CNI, agent).
-test: build typecheck test-bpf test-unit
+# The README's test command: type-check, datapath tests, every vitest suite (unit, kernel, CNI, agent), then
+# the lab suites on the real control plane (upstream binaries built once from the Go proxy, then cached).
+test: build typecheck test-bpf test-unit test-lab
 
 # Lab tests (need root and the upstream binaries, built and cached by lab/build-upstream.sh): not in `make test`.
 test-lab: build
 	./lab/build-upstream.sh >/dev/null
-	npx vitest run --config lab/vitest.config.ts
+	node scripts/run-tests.mjs --config lab/vitest.config.ts
 
 # The README's lab: 2 nodes, cilium-ts installed with Helm, a demo app across both nodes; left running.
 lab: build
@@ -66,6 +67,9 @@ bench-datapath: build
 
 bench-cni: build go-tools
 	node bench/run.mjs cni
+
+bench-lab: build go-tools
+	node bench/run.mjs lab
 
 clean:
 	rm -rf bin bpf/build
