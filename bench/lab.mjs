@@ -21,11 +21,9 @@ function upstreamBin() {
 function labUp(name) {
   execFileSync(bin('cilium-lab'), ['up', '--name', name, '--nodes', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
   onCleanup(() => spawnSync(bin('cilium-lab'), ['down', '--name', name], { stdio: 'ignore' }));
-  const env = { ...process.env };
-  for (const line of execFileSync(bin('cilium-lab'), ['env', '--name', name], { encoding: 'utf8' }).split('\n')) {
-    const m = /^export ([A-Z_]+)=(?:'(.*)'|"(.*)"|(.*))$/.exec(line.trim());
-    if (m) env[m[1]] = m[2] ?? m[3] ?? m[4] ?? '';
-  }
+  // The shell evaluates the export lines (quoting, "$PATH") exactly as a user's `eval` would.
+  const out = execFileSync('bash', ['-c', 'eval "$("$0" env --name "$1")" && env -0', bin('cilium-lab'), name], { encoding: 'utf8' });
+  const env = Object.fromEntries(out.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   return { name, env };
 }
 
