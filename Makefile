@@ -34,9 +34,9 @@ test-bpf: bpf
 test-unit: build go-tools
 	node scripts/run-tests.mjs
 
-# The README's test command: type-check, datapath tests, every vitest suite (unit, kernel, CNI, agent), then
-# the lab suites on the real control plane (upstream binaries built once from the Go proxy, then cached).
-test: build typecheck test-bpf test-unit test-lab
+# The README's test command: type-check, datapath tests, then every vitest suite (unit, kernel, CNI, agent).
+# The lab suites on the real control plane run with `make test-lab` (not yet part of `make test`).
+test: build typecheck test-bpf test-unit
 
 # Lab tests (need root and the upstream binaries, built and cached by lab/build-upstream.sh): not in `make test`.
 test-lab: build
