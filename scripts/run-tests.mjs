@@ -11,7 +11,9 @@ let passed = 0, failed = 0, skipped = 0;
 try {
   const rep = JSON.parse(readFileSync(out, 'utf8'));
   passed = rep.numPassedTests ?? 0;
-  failed = (rep.numFailedTests ?? 0) + (rep.numFailedTestSuites ?? 0);
+  // A file that fails to load has no failed test, only a failed suite: count it then, not twice.
+  failed = rep.numFailedTests ?? 0;
+  if (failed === 0) failed = rep.numFailedTestSuites ?? 0;
   skipped = (rep.numPendingTests ?? 0) + (rep.numTodoTests ?? 0);
 } catch (e) {
   console.error(`run-tests: no vitest report (${e instanceof Error ? e.message : String(e)})`);
