@@ -6,11 +6,11 @@
 // Needs lab/build-upstream.sh's binaries (or $CILIUM_LAB_UPSTREAM_BIN) and `make build` (bin/cilium).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, makeLoopbackCerts, upstreamBin } from './lib/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CILIUM = join(ROOT, 'bin', 'cilium');
@@ -23,39 +23,9 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-function upstreamBin(): string {
-  if (process.env.CILIUM_LAB_UPSTREAM_BIN) return process.env.CILIUM_LAB_UPSTREAM_BIN;
-  const out = execFileSync(join(ROOT, 'lab/build-upstream.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  return (out.trim().split('\n').pop() ?? '').trim();
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
 
-function makeCerts(dir: string): void {
-  openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=cilium-status-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-  const sign = (name: string, subj: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', subj, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  };
-  sign('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  sign('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
-}
 
 function start(bin: string, args: string[], log: string): Proc {
   const fd = openSync(log, 'a');
@@ -154,7 +124,7 @@ describe('cilium status against a real API server', () => {
     const certs = join(dir, 'certs');
     mkdirSync(certs);
     mkdirSync(join(dir, 'etcd'));
-    makeCerts(certs);
+    makeLoopbackCerts(certs, 'cilium-status-test-ca');
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     etcd = start(join(bin, 'etcd'), [
       '--name=status-test',

@@ -7,11 +7,11 @@
 // Run: npx vitest run --config lab/vitest.config.ts lab/test/operator.test.ts
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, makeLoopbackCerts, signClientCert, upstreamBin } from './lib/fixtures.js';
 import { parseAllDocuments } from 'yaml';
 import {
   Informer, KubeApiError, KubeClient, Resources, loadKubeConfig, resourcePath,
@@ -22,40 +22,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OPERATOR = join(ROOT, 'bin', 'cilium-operator');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function upstreamBin(): string {
-  const env = process.env['CILIUM_TS_UPSTREAM_BIN'];
-  if (env) return env;
-  const out = execFileSync(join(ROOT, 'lab', 'build-upstream.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return out.trim().split('\n').pop() ?? '';
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
 
-function makeCerts(dir: string): void {
-  openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=operator-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-  const sign = (name: string, subj: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', subj, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  };
-  sign('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  sign('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
-}
 
 interface Proc {
   name: string;
@@ -197,7 +166,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
     certs = join(work, 'certs');
     mkdirSync(certs);
     mkdirSync(join(work, 'etcd'));
-    makeCerts(certs);
+    makeLoopbackCerts(certs, 'operator-test-ca');
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     etcdEndpoint = `http://127.0.0.1:${etcdClient}`;
     etcd = startProc('etcd', join(bin, 'etcd'), [
@@ -451,9 +420,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
     await kc.request('POST', resourcePath(rbac('clusterrolebindings')), { body: binding });
     // An x509 user named like the service account is what RBAC's ServiceAccount subject matches.
     const user = `system:serviceaccount:${sa.namespace ?? NS}:${sa.name}`;
-    writeFileSync(join(certs, 'op.ext'), 'extendedKeyUsage=clientAuth\n');
-    openssl(certs, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${user}`, '-keyout', 'op.key', '-out', 'op.csr');
-    openssl(certs, 'x509', '-req', '-in', 'op.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'op.ext', '-out', 'op.crt');
+    signClientCert(certs, 'op', user);
     const opKubeconfig = join(work, 'operator.kubeconfig');
     writeFileSync(opKubeconfig, readFileSync(kubeconfig, 'utf8').replace(join(certs, 'admin.crt'), join(certs, 'op.crt')).replace(join(certs, 'admin.key'), join(certs, 'op.key')));
     const op = await startOperator([`--kubeconfig=${opKubeconfig}`]);

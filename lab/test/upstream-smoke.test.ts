@@ -4,12 +4,12 @@
 // lives outside the default vitest include: `npx vitest run --config lab/vitest.config.ts`.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, makeLoopbackCerts } from './lib/fixtures.js';
 
 const LAB = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -39,34 +39,9 @@ function buildUpstream(): string {
   return bin;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
 
 /** A CA, a serving cert for 127.0.0.1/localhost, an admin client cert (system:masters), the SA key. */
-function makeCerts(dir: string): void {
-  openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
-  openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=upstream-smoke-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-  const sign = (name: string, subj: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', subj, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  };
-  sign('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1\nextendedKeyUsage=serverAuth\n');
-  sign('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
-}
 
 interface Proc {
   child: ChildProcess;
@@ -149,7 +124,7 @@ describe('upstream binaries', () => {
     const work = join(dir, 'cp');
     execFileSync('mkdir', ['-p', join(work, 'etcd'), join(work, 'certs')]);
     const certs = join(work, 'certs');
-    makeCerts(certs);
+    makeLoopbackCerts(certs, 'upstream-smoke-ca', 'DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1');
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     let etcd: Proc | undefined;
     let api: Proc | undefined;
