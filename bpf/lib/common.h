@@ -20,12 +20,27 @@
 /* cilium_ev_lost  PERCPU_ARRAY __u32 0 -> __u64           (events lost: ring buffer full) */
 /* cilium_tunnel_map LPM_TRIE tunnel_key -> tunnel_value    (remote pod CIDR -> node underlay IP) */
 /*   (the kernel keeps 15 characters of a map's name, "cilium_tunnel_m"; the pin has the full name) */
+/* Service load-balancing (kube-proxy replacement, see "load balancing" below): */
+/* cilium_lb4_services_v2 HASH lb4_key -> lb4_service   (frontends: master row + one row per backend slot) */
+/* cilium_lb4_backends_v3 HASH __u32 backend_id -> lb4_backend                                        */
+/* cilium_lb4_reverse_nat HASH __u16 rev_nat_index -> lb4_reverse_nat (service id -> frontend VIP:port) */
+/* cilium_lb4_affinity    LRU_HASH lb4_affinity_key -> lb_affinity_val  (sessionAffinity: ClientIP)    */
+/* cilium_lb4_maglev      HASH __u16 rev_nat_index -> lb4_maglev (backend ids, LB_MAGLEV_LUT_SIZE)    */
+/* cilium_lb4_sk_rnat     LRU_HASH lb4_sk_rnat_key -> lb4_sk_rnat_val (socket LB: UDP recvmsg rev-NAT) */
+/* cilium_snat_v4_ext     LRU_HASH ct_key4 -> nat4_entry (NodePort SNAT to remote backends, both ways) */
 
 #define ENDPOINT_MAP_SIZE 65535
 #define CT_MAP_SIZE       262144
 #define EVENTS_RING_SIZE  (4 * 1024 * 1024)
 #define METRICS_MAP_SIZE  1024
 #define TUNNEL_MAP_SIZE   65536
+#define LB_SERVICE_MAP_SIZE  262144     /* frontends x (1 + backend slots); 30k services x 4 backends fit */
+#define LB_BACKEND_MAP_SIZE  262144
+#define LB_REVNAT_MAP_SIZE   65536
+#define LB_AFFINITY_MAP_SIZE 65536
+#define LB_MAGLEV_MAP_SIZE   65536
+#define LB_SK_RNAT_MAP_SIZE  262144
+#define SNAT_MAP_SIZE        131072
 
 struct endpoint_key {
 	__u32 ip4;              /* pod IPv4, network order */
@@ -74,9 +89,12 @@ struct ct_key4 {
 	__u16 sport;
 	__u16 dport;
 	__u8  nexthdr;          /* IPPROTO_TCP/UDP/ICMP */
-	__u8  flags;            /* 0 (reserved for directional CT) */
+	__u8  flags;            /* CT_KEY_F_*: 0 for the connection itself */
 	__u16 pad;
 };                              /* 16 bytes */
+/* A service entry: keyed by (client, frontend VIP:port) before DNAT, it pins
+ * the connection to entry.backend_id (per-packet LB, as Cilium's CT_SERVICE). */
+#define CT_KEY_F_SERVICE 1
 
 enum ct_tcp_state {
 	CT_TCP_NONE = 0,        /* non-TCP */
@@ -101,7 +119,140 @@ struct ct_entry {
 	__u8  flags;            /* CT_F_* */
 	__u16 src_ep;           /* endpoint id of the originator, 0 if not local */
 	__u16 dst_ep;           /* endpoint id of the destination, 0 if not local */
-};                              /* 40 bytes */
+	__u32 backend_id;       /* CT_KEY_F_SERVICE entries: the backend this connection uses */
+	__u16 rev_nat_index;    /* != 0: replies get their source rewritten to this service's frontend */
+	__u16 pad2;
+};                              /* 48 bytes */
+
+/*
+ * ---- load balancing (Services) ----
+ *
+ * A frontend is (VIP, port, proto, scope). Its master row (backend_slot 0)
+ * says how many backend slots it has (`count`, only ACTIVE backends: ready,
+ * or serving+terminating when no backend is ready at all) and carries the
+ * service's rev_nat_index (the service id, 1..65535), flags and affinity
+ * timeout. Rows with backend_slot 1..count hold the backend_id of each slot.
+ * Terminating backends are in no slot (new connections never pick them) but
+ * stay in cilium_lb4_backends_v3 as long as the Service's EndpointSlices list
+ * them, so connections CT already pinned to them keep working.
+ *
+ * A master row with count 0 is a service with no usable backend: the datapath
+ * drops with DROP_NO_SERVICE (per packet) / refuses the connect with
+ * ECONNREFUSED (socket LB), so clients fail at once, not by timeout.
+ *
+ * scope: LB_LOOKUP_SCOPE_EXT rows are for traffic from outside the node
+ * (NodePort/LB/ExternalIP hitting bpf_host); with externalTrafficPolicy=Local
+ * the EXT row only lists node-local backends. Services with
+ * internalTrafficPolicy=Local (SVC_F_INT_LOCAL) have an LB_LOOKUP_SCOPE_INT row
+ * listing only node-local backends, looked up first by traffic from pods and
+ * the node itself; without that flag pods and the node use the EXT row.
+ *
+ * NodePort frontends: one row per node address (VIP = node IPv4) plus one
+ * with VIP 0.0.0.0 (SVC_F_NODEPORT) that bpf_sock/bpf_host use as a wildcard
+ * when the destination is any local node address.
+ */
+struct lb4_key {
+	__u32 address;          /* frontend VIP, network order (0: NodePort wildcard) */
+	__u16 dport;            /* frontend port, network order */
+	__u16 backend_slot;     /* 0: master row; 1..count: backend slot */
+	__u8  proto;            /* IPPROTO_TCP / IPPROTO_UDP (SCTP: not supported) */
+	__u8  scope;            /* LB_LOOKUP_SCOPE_* */
+	__u16 pad;
+};                              /* 12 bytes */
+
+#define LB_LOOKUP_SCOPE_EXT 0
+#define LB_LOOKUP_SCOPE_INT 1
+
+/* lb4_service.flags */
+#define SVC_F_CLUSTERIP   0x01
+#define SVC_F_NODEPORT    0x02
+#define SVC_F_EXTERNALIP  0x04
+#define SVC_F_LOADBALANCER 0x08
+#define SVC_F_HOSTPORT    0x10
+#define SVC_F_AFFINITY    0x20  /* sessionAffinity: ClientIP (affinity_timeout in the master row) */
+#define SVC_F_EXT_LOCAL   0x40  /* externalTrafficPolicy: Local */
+#define SVC_F_INT_LOCAL   0x80  /* internalTrafficPolicy: Local */
+/* lb4_service.flags2 */
+#define SVC_F2_MAGLEV     0x01  /* pick with the Maglev table, not at random */
+#define SVC_F2_DSR        0x02  /* loadBalancer.mode=dsr (NodePort to remote backends without SNAT) */
+
+struct lb4_service {
+	__u32 backend_id;       /* slot rows: the backend; master row: 0 */
+	__u32 affinity_timeout; /* master row: seconds of ClientIP affinity (0: none) */
+	__u16 count;            /* master row: number of backend slots (active backends) */
+	__u16 rev_nat_index;    /* the service id (same in every row of the service) */
+	__u8  flags;            /* SVC_F_* */
+	__u8  flags2;           /* SVC_F2_* */
+	__u16 pad;
+};                              /* 16 bytes */
+
+#define BE_STATE_ACTIVE      0
+#define BE_STATE_TERMINATING 1
+#define BE_STATE_QUARANTINED 2
+
+struct lb4_backend {
+	__u32 address;          /* backend IPv4, network order */
+	__u16 port;             /* network order */
+	__u8  proto;            /* IPPROTO_* */
+	__u8  state;            /* BE_STATE_* */
+	__u8  flags;            /* BE_F_LOCAL: the backend is a pod on this node */
+	__u8  pad[3];
+};                              /* 12 bytes */
+#define BE_F_LOCAL 1
+
+struct lb4_reverse_nat {
+	__u32 address;          /* frontend VIP, network order (NodePort: filled per packet) */
+	__u16 port;             /* frontend port, network order */
+	__u16 pad;
+};                              /* 8 bytes */
+
+/* ClientIP affinity: by client address for per-packet LB, by the socket's
+ * netns cookie for socket LB from a pod (Cilium does the same). */
+struct lb4_affinity_key {
+	__u64 client_id;        /* client IPv4 (network order, zero-extended) or netns cookie */
+	__u16 rev_nat_index;
+	__u8  netns_cookie;     /* 1: client_id is a netns cookie */
+	__u8  pad[5];
+};                              /* 16 bytes */
+
+struct lb_affinity_val {
+	__u64 last_used;        /* bpf_ktime_get_ns() of the last connection */
+	__u32 backend_id;
+	__u32 pad;
+};                              /* 16 bytes */
+
+/* Maglev: the lookup table of one service, LB_MAGLEV_LUT_SIZE backend ids
+ * (prime, Cilium's default), written whole by the agent. */
+#define LB_MAGLEV_LUT_SIZE 16381
+struct lb4_maglev {
+	__u32 backend_ids[LB_MAGLEV_LUT_SIZE];
+};
+
+/* Socket LB reverse translation for unconnected UDP (recvmsg4) and
+ * getpeername4: which frontend a socket sent to, per (socket cookie, backend). */
+struct lb4_sk_rnat_key {
+	__u64 cookie;           /* bpf_get_socket_cookie() */
+	__u32 address;          /* backend IPv4, network order */
+	__u16 port;             /* backend port, network order */
+	__u16 pad;
+};                              /* 16 bytes */
+struct lb4_sk_rnat_val {
+	__u32 address;          /* frontend VIP */
+	__u16 port;             /* frontend port */
+	__u16 rev_nat_index;
+};                              /* 8 bytes */
+
+/* NodePort SNAT (bpf_host, remote backend): the original tuple's CT entry
+ * keeps the backend; this map translates (client -> node:nat_port) both ways.
+ * Keyed by the tuple as seen on the wire in each direction, ct_key4 layout. */
+struct nat4_entry {
+	__u32 to_addr;          /* address to write (egress: node IP; ingress: the client) */
+	__u16 to_port;          /* port to write, network order */
+	__u16 pad;
+	__u64 created;          /* bpf_ktime_get_ns() */
+};                              /* 16 bytes */
+#define NODEPORT_SNAT_MIN 32768 /* SNAT source ports (node IP), as Cilium: outside NodePort range */
+#define NODEPORT_SNAT_MAX 60999
 
 /* Timeouts (Cilium's defaults), seconds */
 #define CT_LIFETIME_TCP     21600
@@ -142,6 +293,7 @@ struct ct_entry {
 #define DROP_UNKNOWN_L3           150   /* overlay: destination is no local endpoint */
 #define DROP_CT_CREATE_FAILED     155
 #define DROP_FRAG_NOT_SUPPORTED   157
+#define DROP_NO_SERVICE           158   /* service has no backend (Hubble: SERVICE_BACKEND_NOT_FOUND) */
 #define DROP_UNSUPPORTED_L2       166
 
 #define EV_DIR_EGRESS  1        /* leaving the endpoint (from-container) */

@@ -357,7 +357,7 @@ static void test_object_layout(void)
 
 	CHECK(sizeof(struct endpoint_info) == 24, "endpoint_info is %zu bytes", sizeof(struct endpoint_info));
 	CHECK(sizeof(struct ct_key4) == 16, "ct_key4 is %zu bytes", sizeof(struct ct_key4));
-	CHECK(sizeof(struct ct_entry) == 40, "ct_entry is %zu bytes", sizeof(struct ct_entry));
+	CHECK(sizeof(struct ct_entry) == 48, "ct_entry is %zu bytes", sizeof(struct ct_entry));
 	CHECK(sizeof(struct flow_event) == 48, "flow_event is %zu bytes", sizeof(struct flow_event));
 	CHECK(sizeof(struct tunnel_key) == 8 && sizeof(struct tunnel_value) == 8, "tunnel key/value %zu/%zu",
 	      sizeof(struct tunnel_key), sizeof(struct tunnel_value));

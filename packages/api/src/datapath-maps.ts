@@ -113,9 +113,13 @@ export interface CtEntry {
   flags: number;
   srcEp: number;
   dstEp: number;
+  /** CT_KEY_F_SERVICE entries: the backend the connection is pinned to (0 otherwise). */
+  backendId?: number;
+  /** != 0: replies are reverse-NATed to this service's frontend. */
+  revNatIndex?: number;
 }
 export const ctEntryCodec: Codec<CtEntry> = {
-  size: 40,
+  size: 48,
   encode(v, b, o) {
     b.writeBigUInt64LE(v.expires, o);
     b.writeBigUInt64LE(v.packets, o + 8);
@@ -128,6 +132,9 @@ export const ctEntryCodec: Codec<CtEntry> = {
     b[o + 35] = v.flags;
     b.writeUInt16LE(v.srcEp, o + 36);
     b.writeUInt16LE(v.dstEp, o + 38);
+    b.writeUInt32LE(v.backendId ?? 0, o + 40);
+    b.writeUInt16LE(v.revNatIndex ?? 0, o + 44);
+    b.writeUInt16LE(0, o + 46);
   },
   decode: (b, o) => ({
     expires: b.readBigUInt64LE(o),
@@ -141,6 +148,8 @@ export const ctEntryCodec: Codec<CtEntry> = {
     flags: b[o + 35] ?? 0,
     srcEp: b.readUInt16LE(o + 36),
     dstEp: b.readUInt16LE(o + 38),
+    backendId: b.readUInt32LE(o + 40),
+    revNatIndex: b.readUInt16LE(o + 44),
   }),
 };
 
