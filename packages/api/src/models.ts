@@ -117,3 +117,75 @@ export interface DaemonConfigurationResponse {
     'route-mtu'?: number;
   };
 }
+
+// ---- Services (kube-proxy replacement): Cilium's /service API models ----
+
+export type L4Protocol = 'TCP' | 'UDP' | 'ANY';
+
+/** A frontend: VIP (NodePort: a node address, or 0.0.0.0 for "every node address"), port, protocol. */
+export interface FrontendAddress {
+  ip: string;
+  port: number;
+  protocol: L4Protocol;
+  /** 'external' (default) or 'internal' (the internalTrafficPolicy=Local view for pods and the node). */
+  scope?: 'external' | 'internal';
+}
+
+export type BackendState = 'active' | 'terminating' | 'quarantined' | 'maintenance';
+
+export interface BackendAddress {
+  ip: string;
+  port: number;
+  protocol?: L4Protocol;
+  /** Node the backend runs on (for *TrafficPolicy=Local and `cilium-dbg service list`). */
+  nodeName?: string;
+  /** active: gets new connections; terminating: keeps its connections, gets no new ones. */
+  state?: BackendState;
+  /** Backend id in cilium_lb4_backends_v3 (set by the agent in responses). */
+  id?: number;
+}
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalIPs' | 'LoadBalancer' | 'HostPort' | 'LocalRedirect';
+
+export interface ServiceSpecFlags {
+  type: ServiceType;
+  name?: string;
+  namespace?: string;
+  extTrafficPolicy?: 'Cluster' | 'Local';
+  intTrafficPolicy?: 'Cluster' | 'Local';
+  /** sessionAffinity: ClientIP, with its timeout in seconds (Kubernetes' default 10800). */
+  sessionAffinity?: boolean;
+  sessionAffinityTimeout?: number;
+  /** NodePort services: the node-port number (also the frontend port of their NodePort frontends). */
+  natPolicy?: string;
+}
+
+/** PUT /v1/service/{id} body; `GET /v1/service` returns Service[] whose spec is this. */
+export interface ServiceSpec {
+  /** The service id = rev_nat_index, 1..65535 (0 or absent in a PUT: the agent picks one). */
+  id?: number;
+  'frontend-address': FrontendAddress;
+  'backend-addresses': BackendAddress[];
+  flags: ServiceSpecFlags;
+}
+
+export interface Service {
+  spec: ServiceSpec;
+  status: { realized: ServiceSpec };
+}
+
+/** `kube-proxy-replacement` in StatusResponse (Cilium's KubeProxyReplacement model, the parts we fill). */
+export interface KubeProxyReplacementStatus {
+  mode: string;
+  devices?: string[];
+  features: {
+    nodePort: { enabled: boolean; mode?: 'SNAT' | 'DSR'; algorithm?: 'Random' | 'Maglev'; portMin?: number; portMax?: number };
+    hostPort: { enabled: boolean };
+    externalIPs: { enabled: boolean };
+    hostReachableServices: { enabled: boolean; protocols?: string[] };
+    sessionAffinity: { enabled: boolean };
+    socketLB?: { enabled: boolean };
+  };
+  /** What probe mode found missing, or why a feature is off. */
+  messages?: string[];
+}
