@@ -1,6 +1,8 @@
 // Typed Kubernetes objects used by cilium-ts: the cilium.io/v2 CRDs (field names as in Cilium) and the few
 // core/coordination types the operator, the agent and the CLI need (re-exported from @kubernetes/client-node).
 export type { V1Node as Node, V1Pod as Pod, V1ConfigMap as ConfigMap } from '@kubernetes/client-node';
+/** core/v1 Service and discovery.k8s.io/v1 EndpointSlice (kube-proxy replacement). */
+export type { V1Service as Service, V1EndpointSlice as EndpointSlice } from '@kubernetes/client-node';
 
 export interface ObjectMeta {
   name: string;
