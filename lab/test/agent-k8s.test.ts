@@ -3,7 +3,8 @@
 // pods on both nodes get addresses from their node's CIDR and reach each other across nodes (VXLAN tunnel,
 // then native routing after `helm upgrade --set routingMode=native`); every pod has a CiliumEndpoint with
 // its `k8s:` labels; /healthz on agent-health-port and `cilium status` are OK; an apiserver restart is
-// survived without rewriting unchanged CiliumEndpoints; `helm delete`. Needs root, bin/ and the upstream
+// survived without rewriting unchanged CiliumEndpoints; an agent restart (both agent pods replaced) keeps an
+// open cross-node TCP connection and new ones work; `helm delete`. Needs root, bin/ and the upstream
 // binaries (lab/build-upstream.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -262,6 +263,66 @@ describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
       expect(cs.every((c) => c.restartCount === 0)).toBe(true);
     }
     for (const node of ['node1', 'node2']) expect(healthz(node).code).toBe('200');
+  });
+
+  it('an agent restart keeps cross-node traffic: an open TCP connection carries on, new connections work', async () => {
+    // One keep-alive HTTP connection from client1 (node1) to echo2 (node2), a request every 100 ms, for as long
+    // as both agents are replaced (pods deleted; the DaemonSet starts new ones).
+    const ns = podNetns.get('client1');
+    if (!ns) throw new Error('no netns for client1');
+    const script = `
+      const http = require('node:http');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      let sockets = 0, ok = 0, failed = 0, stop = false;
+      agent.on('free', () => {});
+      const origCreate = agent.createConnection.bind(agent);
+      agent.createConnection = (...a) => { sockets++; return origCreate(...a); };
+      process.stdin.on('data', () => { stop = true; });
+      process.stdin.on('end', () => { stop = true; });
+      (async () => {
+        while (!stop) {
+          await new Promise((res) => {
+            const req = http.get({ host: '${ips.get('echo2')}', port: 8080, path: '/public', agent, timeout: 3000 }, (r) => {
+              r.resume(); r.on('end', () => { if (r.statusCode === 200) ok++; else failed++; res(); });
+            });
+            req.on('timeout', () => req.destroy(new Error('timeout')));
+            req.on('error', () => { failed++; res(); });
+          });
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        console.log(JSON.stringify({ sockets, ok, failed }));
+        process.exit(0);
+      })();`;
+    const { spawn } = await import('node:child_process');
+    const child = spawn('nsenter', [`--net=${ns}`, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const done = new Promise<void>((r) => child.on('exit', () => r()));
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      const old = getJson<{ items: Obj[] }>('pods', '-n', 'kube-system', '-l', 'k8s-app=cilium').items.map((p) => p.metadata.name);
+      expect(old).toHaveLength(2);
+      kubectl('delete', 'pod', '-n', 'kube-system', ...old, '--wait=true');
+      await waitFor('2 new agent pods Ready', () => {
+        const live = podsReady('k8s-app=cilium', 2);
+        return live && live.every((p) => !old.includes(p.metadata.name)) ? live : undefined;
+      });
+      for (const node of ['node1', 'node2']) expect(healthz(node).code).toBe('200');
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      child.stdin.end();
+      await done;
+    }
+    const res = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { sockets: number; ok: number; failed: number };
+    expect(res.failed, out).toBe(0);
+    expect(res.ok).toBeGreaterThan(10);
+    expect(res.sockets, 'the connection was re-opened').toBe(1);
+    // the restarted agents restored their endpoints: new connections both ways, and a new pod is wired
+    expect(curlFrom('client2', `http://${ips.get('echo1')}:8080/public`)).toContain('public information');
+    expect(curlFrom('client1', `http://${ips.get('echo2')}:8080/public`)).toContain('public information');
+    const eps = agentApi('node1', '/v1/endpoint') as unknown as Array<{ status: { 'external-identifiers': { 'pod-name'?: string } } }>;
+    expect(eps.map((e) => e.status['external-identifiers']['pod-name'])).toEqual(expect.arrayContaining(['default/echo1', 'default/client1']));
   });
 
   it('helm upgrade --set routingMode=native: agents roll, pods keep their addresses, cross-node traffic is routed', async () => {
