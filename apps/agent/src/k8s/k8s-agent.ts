@@ -5,7 +5,8 @@
 //     ipam=kubernetes).
 //  2. attach(): the other CiliumNodes feed NodeManager (replaceAll after the first listing, then
 //     upsert/delete); a Pod informer (spec.nodeName=<this node>) gives endpoints their pod labels; every local
-//     endpoint of a pod has a CiliumEndpoint (created, updated only when it differs, deleted with the endpoint).
+//     endpoint of a pod has a CiliumEndpoint (created, updated only when it differs, deleted with the endpoint);
+//     with a ServiceManager, Services + EndpointSlices + this node's pods' hostPorts feed it (service-watcher.ts).
 // The informers re-list / resume after an apiserver restart and emit only differences, and every write is
 // preceded by a comparison, so a restart of the apiserver causes no rewrites.
 import {
@@ -21,6 +22,8 @@ import type { RemoteNode } from '../node/remote-node.js';
 import type { EndpointRecord } from '../state-store.js';
 import { buildCiliumEndpoint, ciliumEndpointUpToDate, podSecurityLabels } from './cilium-endpoint.js';
 import { buildCiliumNode, ciliumNodePatch, nodeInternalIp, remoteNodeFromCiliumNode } from './cilium-node.js';
+import { nodeAddresses } from './service-translate.js';
+import { ServiceWatcher, type ServiceSink, type ServiceWatcherStatus } from './service-watcher.js';
 
 export interface K8sAgentOptions {
   config: AgentConfig;
@@ -36,6 +39,8 @@ export interface K8sAgentStatus {
   informers: Record<string, { synced: boolean; lists: number; watches: number; errors: number }>;
   ciliumEndpoints: { created: number; updated: number; deleted: number; unchanged: number; failed: number; pending: number };
   ciliumNode: { created: number; patched: number };
+  /** Services -> ServiceManager (absent without a ServiceManager). */
+  services?: ServiceWatcherStatus;
 }
 
 const IPV4_CIDR = /^\d+\.\d+\.\d+\.\d+\/\d+$/;
@@ -48,6 +53,7 @@ export class K8sAgent {
   readonly #nodeInf: Informer<Node>;
   readonly #cnInf: Informer<CiliumNode>;
   #podInf: Informer<Pod> | undefined;
+  #services: ServiceWatcher | undefined;
   readonly #synced = { nodes: false, ciliumNodes: false, pods: false };
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -91,15 +97,24 @@ export class K8sAgent {
       onDelete: (cn) => this.#onCiliumNodeDelete(cn),
     });
     this.#podInf = new Informer<Pod>(this.client, Resources.Pod, { logger, fieldSelector: `spec.nodeName=${this.nodeName}` }).on({
-      onAdd: (p) => this.#onPod(p, undefined),
-      onUpdate: (p, old) => this.#onPod(p, old),
-      onDelete: (p) => this.#enqueue(`${p.metadata?.namespace}/${p.metadata?.name}`),
+      onAdd: (p) => {
+        this.#services?.onPod(p);
+        this.#onPod(p, undefined);
+      },
+      onUpdate: (p, old) => {
+        this.#services?.onPod(p);
+        this.#onPod(p, old);
+      },
+      onDelete: (p) => {
+        this.#services?.onPodDelete(p);
+        this.#enqueue(`${p.metadata?.namespace}/${p.metadata?.name}`);
+      },
     });
   }
 
   /** Every informer has delivered its first listing and the datapath consumers are attached. */
   get synced(): boolean {
-    return this.#attached && this.#synced.nodes && this.#synced.ciliumNodes && this.#synced.pods;
+    return this.#attached && this.#synced.nodes && this.#synced.ciliumNodes && this.#synced.pods && (this.#services?.synced ?? true);
   }
 
   get podCidrValue(): string | undefined {
@@ -161,8 +176,11 @@ export class K8sAgent {
     this.#log.info({ node: this.nodeName, patch }, 'CiliumNode updated');
   }
 
-  /** Phase 2: feed NodeManager from CiliumNodes, start the Pod informer, sync CiliumEndpoints. */
-  async attach(d: { nodes: NodeManager; endpoints: EndpointManager }): Promise<void> {
+  /**
+   * Phase 2: feed NodeManager from CiliumNodes, start the Pod informer, sync CiliumEndpoints; with `services`
+   * (the daemon's ServiceManager) also watch Services and EndpointSlices and feed it (bulk first, then deltas).
+   */
+  async attach(d: { nodes: NodeManager; endpoints: EndpointManager; services?: ServiceSink | undefined }): Promise<void> {
     this.#nodes = d.nodes;
     this.#endpoints = d.endpoints;
     const remotes: RemoteNode[] = [];
@@ -180,12 +198,27 @@ export class K8sAgent {
     }
     const podInf = this.#podInf;
     if (!podInf) return;
+    if (d.services) {
+      this.#services = new ServiceWatcher({
+        client: this.client,
+        sink: d.services,
+        log: this.#log,
+        node: () => ({ name: this.nodeName, ips: nodeAddresses(this.#nodeInf.get(this.nodeName), this.#nodeIp) }),
+        pods: podInf,
+      });
+    }
     podInf.start();
+    const services = this.#services;
+    const servicesStarted = services?.start();
     await this.#until('the listing of this node\'s pods', async () => {
       await podInf.synced;
       return true;
     });
     this.#synced.pods = true;
+    if (servicesStarted) await this.#until('the Service and EndpointSlice listings', async () => {
+      await servicesStarted;
+      return true;
+    });
     this.#attached = true;
     for (const rec of d.endpoints.records()) {
       this.#relabel(rec);
@@ -220,6 +253,7 @@ export class K8sAgent {
       },
       ciliumEndpoints: { ...this.stats.cep, pending: this.#queue.size },
       ciliumNode: { ...this.stats.ciliumNode },
+      ...(this.#services ? { services: this.#services.status() } : {}),
     };
   }
 
@@ -227,14 +261,16 @@ export class K8sAgent {
     this.#stopped = true;
     this.#wake?.();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    await Promise.all([this.#nodeInf.stop(), this.#cnInf.stop(), this.#podInf?.stop()]);
+    await Promise.all([this.#nodeInf.stop(), this.#cnInf.stop(), this.#podInf?.stop(), this.#services?.stop()]);
     await this.#draining;
   }
 
   // ---- event handlers -------------------------------------------------------------------------------------
 
   #onNode(n: Node): void {
-    if (n.metadata?.name === this.nodeName) this.#wake?.();
+    if (n.metadata?.name !== this.nodeName) return;
+    this.#wake?.();
+    this.#services?.nodeChanged();
   }
 
   #onCiliumNode(cn: CiliumNode): void {
