@@ -20,17 +20,27 @@
 #include "lib/events.h"
 #include "lib/conntrack.h"
 #include "lib/tunnel.h"
+#include "lib/lb.h"
 
 static __always_inline int is_tracked_l4(__u8 proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_ICMP;
 }
 
+/* No backend for a frontend (or a failed rewrite): a drop that is a flow and
+ * a metric. */
+static __always_inline int lb4_drop_no_service(struct __sk_buff *skb, int reason, const struct pkt4 *p,
+					       const struct ev_eps *eps)
+{
+	return send_drop(skb, reason, EV_DIR_EGRESS, p, eps);
+}
+
 static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 {
 	struct pkt4 p = {};
 	struct ev_eps eps = {};
-	struct ct_result res;
+	struct ct_result res = {};
+	struct lb4_ctx lc;
 	struct endpoint_info *src, *dst;
 	struct tunnel_value *tv;
 	void *data, *data_end;
@@ -56,15 +66,30 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	if (unlikely(!is_tracked_l4(p.proto)))
 		return send_drop(skb, DROP_CT_UNKNOWN_PROTO, EV_DIR_EGRESS, &p, &eps);
 
+	/* Services (per-packet LB): DNAT to the connection's backend first, so
+	 * that CT, routing and events see the backend. */
+	ret = lb4_local(skb, &p, &lc);
+	if (unlikely(ret))
+		return lb4_drop_no_service(skb, ret, &p, &eps);
+
 	dst = lookup_ip4_endpoint(p.daddr);
 	if (dst) {
 		eps.dst_ep = dst->ep_id;
 		eps.dst_sec_id = dst->sec_id;
 	}
 
-	ret = ct_process4(skb, &p, eps.src_ep, eps.dst_ep, &res);
+	ret = ct_process4(skb, &p, eps.src_ep, eps.dst_ep, lc.rev_nat_index, &res);
 	if (unlikely(ret))
 		return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+	if (lc.rev_nat_index)
+		lb4_ct_svc_commit(&lc, &res, eps.src_ep);
+	else if (res.rev_nat_index && res.ev_state == EV_CT_REPLY) {
+		/* A local backend answering a service connection: the client
+		 * must see the frontend as the source. */
+		ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+	}
 
 	if (!dst) {
 		/* Tunnel mode: another node's pod CIDR goes out through VXLAN. */
@@ -156,9 +181,16 @@ static __always_inline int handle_ipv4_to_lxc(struct __sk_buff *skb)
 
 	/* Later fragments and other protocols from the host pass untracked. */
 	if (likely(p.frag != PKT4_FRAG_LATER && is_tracked_l4(p.proto))) {
-		ret = ct_process4(skb, &p, 0, eps.dst_ep, &res);
+		ret = ct_process4(skb, &p, 0, eps.dst_ep, 0, &res);
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+		/* The reply of a service connection this pod opened (backend
+		 * elsewhere, reply through the stack): source back to the frontend. */
+		if (res.rev_nat_index && res.ev_state == EV_CT_REPLY) {
+			ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
+			if (unlikely(ret))
+				return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+		}
 	}
 
 	update_metrics(len, EV_DIR_INGRESS, 0);

@@ -20,6 +20,7 @@
 #include "lib/events.h"
 #include "lib/conntrack.h"
 #include "lib/tunnel.h"
+#include "lib/lb.h"
 
 static __always_inline int is_tracked_l4(__u8 proto)
 {
@@ -60,9 +61,16 @@ static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
 	if (unlikely(!is_tracked_l4(p.proto)))
 		return send_drop(skb, DROP_CT_UNKNOWN_PROTO, EV_DIR_INGRESS, &p, &eps);
 
-	ret = ct_process4(skb, &p, 0, eps.dst_ep, &res);
+	ret = ct_process4(skb, &p, 0, eps.dst_ep, 0, &res);
 	if (unlikely(ret))
 		return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	/* The reply of a service connection a local pod opened to a backend on
+	 * another node: source back to the frontend. */
+	if (res.rev_nat_index && res.ev_state == EV_CT_REPLY) {
+		ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	}
 
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;

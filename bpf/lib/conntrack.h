@@ -25,6 +25,8 @@
 struct ct_result {
 	__u8 ev_state;          /* EV_CT_* for the event */
 	__u8 report;            /* 1: emit a trace for this packet */
+	__u16 rev_nat_index;    /* the entry's: != 0 on a service connection (reverse NAT of replies) */
+	__u64 expires;          /* the entry's deadline after this packet (0: untracked) */
 };
 
 static __always_inline __u32 ct_tcp_lifetime(__u8 state)
@@ -71,6 +73,8 @@ static __always_inline void ct_icmp_related(struct __sk_buff *skb, const struct 
 
 	res->report = 1;
 	res->ev_state = EV_CT_NONE;
+	res->rev_nat_index = 0;
+	res->expires = 0;
 	if (ipv4_icmp_inner_tuple(skb, p, &inner) < 0)
 		return;
 	if (bpf_map_lookup_elem(&cilium_ct4_glob, &inner)) {
@@ -84,7 +88,7 @@ static __always_inline void ct_icmp_related(struct __sk_buff *skb, const struct 
 
 static __always_inline int ct_create4(const struct ct_key4 *key, const struct pkt4 *p, __u32 len,
 				      __u64 now, __u32 now_sec, __u16 src_ep, __u16 dst_ep,
-				      struct ct_result *res)
+				      __u16 rev_nat, struct ct_result *res)
 {
 	struct ct_entry e = {};
 	__u32 lifetime = CT_LIFETIME_NONTCP;
@@ -97,6 +101,8 @@ static __always_inline int ct_create4(const struct ct_key4 *key, const struct pk
 		if (f & TCP_FLAG_RST) {
 			/* An RST for nothing we know: pass it untracked. */
 			res->ev_state = EV_CT_NONE;
+			res->rev_nat_index = 0;
+			res->expires = 0;
 			return 0;
 		}
 		if ((f & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
@@ -113,6 +119,9 @@ static __always_inline int ct_create4(const struct ct_key4 *key, const struct pk
 	e.last_report = now_sec;
 	e.src_ep = src_ep;
 	e.dst_ep = dst_ep;
+	e.rev_nat_index = rev_nat;
+	res->rev_nat_index = rev_nat;
+	res->expires = e.expires;
 
 	res->ev_state = EV_CT_NEW;
 	err = bpf_map_update_elem(&cilium_ct4_glob, key, &e, BPF_NOEXIST);
@@ -188,16 +197,22 @@ static __always_inline void ct_update4(struct ct_entry *e, int dir, const struct
 		e->last_report = now_sec;
 
 	e->expires = now + (__u64)lifetime * NSEC_PER_SEC;
+	res->expires = e->expires;
+	res->rev_nat_index = e->rev_nat_index;
 	res->report = report;
 	res->ev_state = dir == CT_DIR_TX ? EV_CT_ESTABLISHED : EV_CT_REPLY;
 }
 
 /*
  * Tracks the packet. src_ep/dst_ep are recorded if this creates the entry.
+ * rev_nat != 0 (the packet was DNATed to a service backend): the entry
+ * remembers the service so that replies get reverse-NATed; res->rev_nat_index
+ * is the entry's value whichever way the packet goes.
  * Returns 0 or a DROP_* reason; res says the CT state and whether to report.
  */
 static __always_inline int ct_process4(struct __sk_buff *skb, const struct pkt4 *p,
-				       __u16 src_ep, __u16 dst_ep, struct ct_result *res)
+				       __u16 src_ep, __u16 dst_ep, __u16 rev_nat,
+				       struct ct_result *res)
 {
 	struct ct_key4 key, rkey;
 	struct ct_entry *e;
@@ -215,6 +230,10 @@ static __always_inline int ct_process4(struct __sk_buff *skb, const struct pkt4 
 	ct_key_from_pkt(&key, p);
 	e = bpf_map_lookup_elem(&cilium_ct4_glob, &key);
 	if (e) {
+		/* A tuple first seen without LB (or for another service) now
+		 * DNATed: replies must follow the current translation. */
+		if (unlikely(rev_nat && e->rev_nat_index != rev_nat))
+			e->rev_nat_index = rev_nat;
 		ct_update4(e, CT_DIR_TX, p, skb->len, now, now_sec, res);
 		return 0;
 	}
@@ -224,7 +243,7 @@ static __always_inline int ct_process4(struct __sk_buff *skb, const struct pkt4 
 		ct_update4(e, CT_DIR_RX, p, skb->len, now, now_sec, res);
 		return 0;
 	}
-	return ct_create4(&key, p, skb->len, now, now_sec, src_ep, dst_ep, res);
+	return ct_create4(&key, p, skb->len, now, now_sec, src_ep, dst_ep, rev_nat, res);
 }
 
 #endif

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Service load balancing (kube-proxy replacement), IPv4. Layouts and map
+ * semantics in common.h ("load balancing"), maps in maps.h.
+ *
+ *  - lb4_lookup_service: frontend (VIP, port, proto) -> master row. The EXT
+ *    row is looked up first; when it says SVC_F_INT_LOCAL (or
+ *    SVC_F_EXT_LOCAL), traffic from pods/the node uses the INT row instead if
+ *    there is one. The EXT row must exist for every frontend (it carries the flags).
+ *  - lb4_select_backend: ClientIP affinity (SVC_F_AFFINITY), else Maglev
+ *    (SVC_F2_MAGLEV: cilium_lb4_maglev[rev_nat_index], hashed 5-tuple) or
+ *    random slot (bpf_get_prandom_u32() % count + 1). New connections only
+ *    get BE_STATE_ACTIVE backends.
+ *  - lb4_xlate: rewrites an address + port with incremental L3/L4 checksums
+ *    (UDP zero checksum stays zero).
+ *  - lb4_local: per-packet LB of a packet from a pod (bpf_lxc): CT service
+ *    entry (CT_KEY_F_SERVICE, keyed by client + frontend) pins the backend;
+ *    DNAT. lb4_ct_svc_commit records/refreshes that entry after the regular CT.
+ *  - lb4_rev_nat: replies (CT entry with rev_nat_index) get their source
+ *    rewritten back to the frontend from cilium_lb4_reverse_nat.
+ */
+#ifndef __CILIUM_TS_LB_H
+#define __CILIUM_TS_LB_H
+
+#include "maps.h"
+#include "ipv4.h"
+#include "lb_hash.h"
+
+/* Random picks that may land on a backend that is no longer ACTIVE (the
+ * agent updates a backend's state before its slot rows): try this many. */
+#define LB_SELECT_TRIES 4
+
+#ifndef offsetof
+#define offsetof(t, m) __builtin_offsetof(t, m)
+#endif
+
+static __always_inline struct lb4_service *lb4_lookup_service(struct lb4_key *key, int internal)
+{
+	struct lb4_service *svc, *isvc;
+
+	key->backend_slot = 0;
+	key->pad = 0;
+	key->scope = LB_LOOKUP_SCOPE_EXT;
+	svc = bpf_map_lookup_elem(&cilium_lb4_services_v2, key);
+	if (svc && internal && (svc->flags & (SVC_F_INT_LOCAL | SVC_F_EXT_LOCAL))) {
+		key->scope = LB_LOOKUP_SCOPE_INT;
+		isvc = bpf_map_lookup_elem(&cilium_lb4_services_v2, key);
+		if (isvc)
+			return isvc;
+		key->scope = LB_LOOKUP_SCOPE_EXT;
+	}
+	return svc;
+}
+
+static __always_inline struct lb4_backend *lb4_lookup_backend(__u32 id)
+{
+	if (!id)
+		return NULL;
+	return bpf_map_lookup_elem(&cilium_lb4_backends_v3, &id);
+}
+
+static __always_inline struct lb4_backend *lb4_active_backend(__u32 id)
+{
+	struct lb4_backend *be = lb4_lookup_backend(id);
+
+	if (be && be->state == BE_STATE_ACTIVE)
+		return be;
+	return NULL;
+}
+
+/* Maglev or random, no affinity. key: the master row's key (its scope). */
+static __always_inline __u32 lb4_pick_backend(const struct lb4_key *key, const struct lb4_service *svc,
+					      __u32 hash)
+{
+	struct lb4_key slot_key = *key;
+	struct lb4_service *slot;
+	__u16 count = svc->count;
+	__u32 id;
+	int i;
+
+	if (!count)
+		return 0;
+	if (svc->flags2 & SVC_F2_MAGLEV) {
+		__u16 idx = svc->rev_nat_index;
+		struct lb4_maglev *lut = bpf_map_lookup_elem(&cilium_lb4_maglev, &idx);
+
+		__u32 pos = hash % LB_MAGLEV_LUT_SIZE;
+
+		/* hide what the compiler knows, so the bound check stays for the verifier */
+		asm volatile("" : "+r"(pos));
+		if (lut && pos < LB_MAGLEV_LUT_SIZE) {
+			id = lut->backend_ids[pos];
+			if (lb4_active_backend(id))
+				return id;
+		}
+		/* no table yet, or it still names a backend on its way out */
+	}
+#pragma unroll
+	for (i = 0; i < LB_SELECT_TRIES; i++) {
+		slot_key.backend_slot = (bpf_get_prandom_u32() % count) + 1;
+		slot = bpf_map_lookup_elem(&cilium_lb4_services_v2, &slot_key);
+		if (!slot)
+			continue;
+		id = slot->backend_id;
+		if (lb4_active_backend(id))
+			return id;
+	}
+	return 0;
+}
+
+/*
+ * Picks the backend of a new connection: the affinity one while it is ACTIVE
+ * and used within affinity_timeout, else lb4_pick_backend (and remembers it
+ * for affinity). client_id: the client IPv4 (is_netns 0) or the netns cookie.
+ * Returns the backend id, 0 if there is none to use.
+ */
+static __always_inline __u32 lb4_select_backend(const struct lb4_key *key, const struct lb4_service *svc,
+						__u32 hash, __u64 client_id, __u8 is_netns)
+{
+	struct lb4_affinity_key akey = {};
+	struct lb_affinity_val *av, nav = {};
+	__u64 now = 0;
+	__u32 id;
+
+	if (svc->flags & SVC_F_AFFINITY) {
+		akey.client_id = client_id;
+		akey.rev_nat_index = svc->rev_nat_index;
+		akey.netns_cookie = is_netns;
+		now = bpf_ktime_get_ns();
+		av = bpf_map_lookup_elem(&cilium_lb4_affinity, &akey);
+		if (av && now - av->last_used <= (__u64)svc->affinity_timeout * NSEC_PER_SEC &&
+		    lb4_active_backend(av->backend_id)) {
+			av->last_used = now;
+			return av->backend_id;
+		}
+	}
+	id = lb4_pick_backend(key, svc, hash);
+	if (id && (svc->flags & SVC_F_AFFINITY)) {
+		nav.last_used = now;
+		nav.backend_id = id;
+		bpf_map_update_elem(&cilium_lb4_affinity, &akey, &nav, BPF_ANY);
+	}
+	return id;
+}
+
+/*
+ * Rewrites the source (is_src) or destination address and L4 port of the
+ * packet to addr:port, fixing the IPv4 header checksum and the TCP/UDP
+ * checksum (pseudo-header for the address). A UDP checksum of 0 (none) stays
+ * 0. ICMP: the address only. Updates p. Returns 0 or DROP_WRITE_ERROR.
+ */
+static __always_inline int lb4_xlate(struct __sk_buff *skb, struct pkt4 *p, int is_src, __u32 addr,
+				     __u16 port)
+{
+	__u32 addr_off = ETH_HLEN + (is_src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr));
+	__u32 old_addr = is_src ? p->saddr : p->daddr;
+	__u16 old_port = is_src ? p->sport : p->dport;
+	__u32 l4_off = p->l4_off;
+	__u32 csum_off = 0, flags = 0;
+
+	if (p->proto == IPPROTO_TCP) {
+		csum_off = l4_off + offsetof(struct tcphdr, check);
+	} else if (p->proto == IPPROTO_UDP) {
+		csum_off = l4_off + offsetof(struct udphdr, check);
+		flags = BPF_F_MARK_MANGLED_0;
+	}
+
+	if (old_addr != addr) {
+		if (bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check), old_addr, addr, 4) < 0)
+			return DROP_WRITE_ERROR;
+		if (csum_off &&
+		    bpf_l4_csum_replace(skb, csum_off, old_addr, addr, flags | BPF_F_PSEUDO_HDR | 4) < 0)
+			return DROP_WRITE_ERROR;
+		if (bpf_skb_store_bytes(skb, addr_off, &addr, 4, 0) < 0)
+			return DROP_WRITE_ERROR;
+		if (is_src)
+			p->saddr = addr;
+		else
+			p->daddr = addr;
+	}
+	if (csum_off && old_port != port) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_port, port, flags | 2) < 0)
+			return DROP_WRITE_ERROR;
+		if (bpf_skb_store_bytes(skb, l4_off + (is_src ? 0 : 2), &port, 2, 0) < 0)
+			return DROP_WRITE_ERROR;
+		if (is_src)
+			p->sport = port;
+		else
+			p->dport = port;
+	}
+	return 0;
+}
+
+/* A reply of a service connection: source back to the frontend. */
+static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt4 *p, __u16 rev_nat_index)
+{
+	struct lb4_reverse_nat *rn = bpf_map_lookup_elem(&cilium_lb4_reverse_nat, &rev_nat_index);
+
+	if (!rn)
+		return 0;       /* the service is gone: nothing to translate back to */
+	/* address 0: a NodePort wildcard, whose address is the node's (bpf_host
+	 * translates those itself); keep the port translation only. */
+	return lb4_xlate(skb, p, 1, rn->address ? rn->address : p->saddr, rn->port);
+}
+
+/* What lb4_local decided, for lb4_ct_svc_commit. */
+struct lb4_ctx {
+	struct ct_key4 skey;            /* the CT service entry's key */
+	struct ct_entry *se;            /* existing service entry, or NULL: create it */
+	__u32 backend_id;
+	__u16 rev_nat_index;            /* 0: not a service packet */
+};
+
+static __always_inline int lb4_is_new_tcp(const struct pkt4 *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
+}
+
+/*
+ * Per-packet LB of a packet leaving a pod (or anything else that should be
+ * load-balanced as internal traffic). If the destination is a frontend:
+ * the connection's CT service entry gives its backend (kept while the
+ * backend exists, even TERMINATING; a new SYN on a non-ACTIVE one picks
+ * again), else one is selected; the packet is DNATed to it.
+ * Returns 0 (lc->rev_nat_index != 0 if translated) or a DROP_* reason
+ * (DROP_NO_SERVICE: the frontend has no usable backend).
+ */
+static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, struct lb4_ctx *lc)
+{
+	struct lb4_key key = {};
+	struct lb4_service *svc;
+	struct lb4_backend *be = NULL;
+	struct ct_entry *se;
+	__u32 id = 0;
+
+	lc->rev_nat_index = 0;
+	lc->se = NULL;
+	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
+		return 0;
+	if (unlikely(p->frag == PKT4_FRAG_LATER))
+		return 0;
+	key.address = p->daddr;
+	key.dport = p->dport;
+	key.proto = p->proto;
+	svc = lb4_lookup_service(&key, 1);
+	if (likely(!svc))
+		return 0;
+
+	lc->skey.saddr = p->saddr;
+	lc->skey.daddr = p->daddr;
+	lc->skey.sport = p->sport;
+	lc->skey.dport = p->dport;
+	lc->skey.nexthdr = p->proto;
+	lc->skey.flags = CT_KEY_F_SERVICE;
+	lc->skey.pad = 0;
+	se = bpf_map_lookup_elem(&cilium_ct4_glob, &lc->skey);
+	if (se) {
+		id = se->backend_id;
+		be = lb4_lookup_backend(id);
+		if (be && be->state != BE_STATE_ACTIVE && lb4_is_new_tcp(p))
+			be = NULL;      /* port reuse: a new connection, not to a backend on its way out */
+	}
+	if (!be) {
+		id = lb4_select_backend(&key, svc,
+					lb4_hash_tuple(p->saddr, p->daddr, p->sport, p->dport, p->proto),
+					p->saddr, 0);
+		be = lb4_lookup_backend(id);
+		if (!be)
+			return DROP_NO_SERVICE;
+	}
+	lc->se = se;
+	lc->backend_id = id;
+	lc->rev_nat_index = svc->rev_nat_index;
+	return lb4_xlate(skb, p, 0, be->address, be->port);
+}
+
+/* After the regular CT of the translated packet: create or refresh the
+ * service entry with the connection's lifetime. */
+static __always_inline void lb4_ct_svc_commit(const struct lb4_ctx *lc, const struct ct_result *res,
+					      __u16 src_ep)
+{
+	struct ct_entry *se = lc->se;
+	struct ct_entry ne = {};
+	__u64 expires = res->expires;
+
+	if (!expires)
+		expires = bpf_ktime_get_ns() + (__u64)CT_LIFETIME_NONTCP * NSEC_PER_SEC;
+	if (se) {
+		if (se->backend_id != lc->backend_id)
+			se->backend_id = lc->backend_id;
+		se->expires = expires;
+		__sync_fetch_and_add(&se->packets, 1);
+		return;
+	}
+	ne.expires = expires;
+	ne.packets = 1;
+	ne.created = bpf_ktime_get_ns() / NSEC_PER_SEC;
+	ne.src_ep = src_ep;
+	ne.backend_id = lc->backend_id;
+	ne.rev_nat_index = lc->rev_nat_index;
+	bpf_map_update_elem(&cilium_ct4_glob, &lc->skey, &ne, BPF_ANY);
+}
+
+#endif
