@@ -15,6 +15,56 @@ Validated, normalised values. Every template reads these helpers instead of the 
 {{- $v -}}
 {{- end -}}
 
+{{/* hostServices.protocols: "tcp,udp" | "tcp" | "udp" (order and spaces free). */}}
+{{- define "cilium.hostServicesProtocols" -}}
+{{- $p := .Values.hostServices.protocols | default "tcp,udp" | toString | lower | replace " " "" -}}
+{{- $list := splitList "," $p -}}
+{{- range $list -}}
+{{- if not (has . (list "tcp" "udp")) -}}
+{{- fail (printf "hostServices.protocols=%q is not valid: use \"tcp,udp\", \"tcp\" or \"udp\"" $p) -}}
+{{- end -}}
+{{- end -}}
+{{- $p -}}
+{{- end -}}
+
+{{/* nodePort.range "min,max" (or "min-max"): 1 <= min < max <= 65535; rendered "min,max"; "" when unset. */}}
+{{- define "cilium.nodePortRange" -}}
+{{- $r := .Values.nodePort.range | default "" | toString | trim | replace "-" "," | replace " " "" -}}
+{{- if ne $r "" -}}
+{{- $parts := splitList "," $r -}}
+{{- if ne (len $parts) 2 -}}
+{{- fail (printf "nodePort.range=%q is not valid: use \"min,max\" such as \"30000,32767\"" (.Values.nodePort.range | toString)) -}}
+{{- end -}}
+{{- $min := index $parts 0 -}}
+{{- $max := index $parts 1 -}}
+{{- if not (and (regexMatch "^[0-9]+$" $min) (regexMatch "^[0-9]+$" $max)) -}}
+{{- fail (printf "nodePort.range=%q is not valid: use \"min,max\" such as \"30000,32767\"" (.Values.nodePort.range | toString)) -}}
+{{- end -}}
+{{- if or (lt (atoi $min) 1) (gt (atoi $max) 65535) (ge (atoi $min) (atoi $max)) -}}
+{{- fail (printf "nodePort.range=%q is not valid: need 1 <= min < max <= 65535" (.Values.nodePort.range | toString)) -}}
+{{- end -}}
+{{- printf "%s,%s" $min $max -}}
+{{- end -}}
+{{- end -}}
+
+{{/* loadBalancer.algorithm: "" | random | maglev. */}}
+{{- define "cilium.lbAlgorithm" -}}
+{{- $a := .Values.loadBalancer.algorithm | default "" | toString | lower | trim -}}
+{{- if not (has $a (list "" "random" "maglev")) -}}
+{{- fail (printf "loadBalancer.algorithm=%q is not valid: use \"random\" or \"maglev\"" $a) -}}
+{{- end -}}
+{{- $a -}}
+{{- end -}}
+
+{{/* loadBalancer.mode: "" | snat | dsr | hybrid. */}}
+{{- define "cilium.lbMode" -}}
+{{- $m := .Values.loadBalancer.mode | default "" | toString | lower | trim -}}
+{{- if not (has $m (list "" "snat" "dsr" "hybrid")) -}}
+{{- fail (printf "loadBalancer.mode=%q is not valid: use \"snat\", \"dsr\" or \"hybrid\"" $m) -}}
+{{- end -}}
+{{- $m -}}
+{{- end -}}
+
 {{/* 1.10 `tunnel`: "" | vxlan | geneve | disabled. */}}
 {{- define "cilium.tunnel110" -}}
 {{- $t := .Values.tunnel | default "" | toString | lower | trim -}}
