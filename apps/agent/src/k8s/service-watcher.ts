@@ -18,7 +18,7 @@ import {
 
 /** What the watcher needs from the agent's ServiceManager (apps/agent/src/service/service-manager.ts). */
 export interface ServiceSink {
-  upsertService(spec: ServiceSpec): { id: number; created: boolean };
+  upsertService(spec: ServiceSpec, source?: string): { id: number; created: boolean };
   deleteServiceByFrontend(fe: FrontendAddress): boolean;
   syncAll(specs: ServiceSpec[], source: string): { updated: number; deleted: number };
   status(): KubeProxyReplacementStatus;
@@ -309,7 +309,7 @@ export class ServiceWatcher {
         this.stats.unchanged++;
         continue;
       }
-      this.#o.sink.upsertService(w.spec);
+      this.#o.sink.upsertService(w.spec, K8S_SERVICE_SOURCE);
       this.stats.upserts++;
       have.set(fk, w);
       this.#feOwner.set(fk, owner);
