@@ -113,6 +113,14 @@ export interface NodeLayout {
   cgroupRoot: string;
 }
 
+/** A node's cgroup path relative to each hierarchy (the kubelet's --cgroup-root; pods and `exec` live below it). */
+export function nodeCgroupRoot(labName: string, node: string): string {
+  return `cilium-lab/${labName}/${node}`;
+}
+
+/** The cgroup2 dir under a node's subtree that `cilium-lab exec <node>` runs commands in (the node's "own" processes). */
+export const NODE_HOST_CGROUP = 'host';
+
 export function nodeLayout(lab: LabLayout, i: number): NodeLayout {
   const name = nodeName(i);
   const dir = join(lab.dir, 'nodes', name);
@@ -125,6 +133,6 @@ export function nodeLayout(lab: LabLayout, i: number): NodeLayout {
     cniConfDir: join(dir, 'cni', 'net.d'),
     cniBinDir: join(dir, 'cni', 'bin'),
     kubeconfig: join(dir, 'kubelet.kubeconfig'),
-    cgroupRoot: `cilium-lab/${lab.name}/${name}`,
+    cgroupRoot: nodeCgroupRoot(lab.name, name),
   };
 }
