@@ -97,6 +97,13 @@ export const IMAGE_TABLE: ImageEntry[] = [
     env: { PORT: '8080' },
   },
   {
+    repositories: ['registry.k8s.io/e2e-test-images/agnhost', 'k8s.gcr.io/e2e-test-images/agnhost'],
+    description: "Kubernetes' e2e test image, `netexec` only (HTTP /hostname, /clientip, /echo on --http-port 8080; UDP on --udp-port 8081): lab/src/kubelet/agnhost.mjs",
+    tools: [{ name: 'agnhost', target: 'repo:lab/src/kubelet/agnhost.mjs', node: true }],
+    entrypoint: ['agnhost'],
+    cmd: [],
+  },
+  {
     repositories: ['quay.io/cilium/alpine-curl', 'docker.io/byrnedo/alpine-curl', 'byrnedo/alpine-curl'],
     description: "the host's curl and sh; ash -> sh; nslookup (busybox applet when the host has none)",
     tools: [
