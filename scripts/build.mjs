@@ -18,6 +18,8 @@ const entries = {
   'cilium-operator': 'apps/operator/src/main.ts',
   'cilium-install-cni': 'apps/cli/src/cilium-install-cni.ts',
   'cilium-lab': 'lab/src/main.ts',
+  'hubble-relay': 'apps/hubble-relay/src/main.ts',
+  'hubble-ui': 'apps/hubble-ui/src/main.ts',
 };
 mkdirSync(join(root, 'bin'), { recursive: true });
 const banner = [

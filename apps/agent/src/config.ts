@@ -26,6 +26,8 @@ export const agentConfigSchema = z
     bpfRoot: z.string().min(1).default('/sys/fs/bpf'),
     socketPath: z.string().min(1).default('/var/run/cilium/cilium.sock'),
     hubbleSocketPath: z.string().min(1).default('/var/run/cilium/hubble.sock'),
+    /** Hubble's TCP listener for Relay (gRPC h2c, observer + peer services); '' for none. */
+    hubbleListenAddress: z.string().default(':4244'),
     hostDevice: z.string().min(1).max(15).default('cilium_host'),
     bpfDir: z.string().min(1).optional(),
     nodeName: z.string().min(1).default(hostname()),

@@ -15,6 +15,7 @@ import { EndpointManager } from './endpoint/endpoint-manager.js';
 import { ApiServer } from './api/api-server.js';
 import { ensureHostDevice } from './host-device.js';
 import { FlowObserver } from './hubble/observer-server.js';
+import { PeerNotifier } from './hubble/peer-notifier.js';
 import { cniHandler } from './cni/cni-handler.js';
 import { NodeManager } from './node/node-manager.js';
 import { RemoteNodesFile } from './node/remote-nodes-file.js';
@@ -224,10 +225,12 @@ export class Daemon {
     this.#observer = new FlowObserver({
       nodeName: config.nodeName,
       capacity: config.hubbleCapacity,
+      peers: new PeerNotifier({ localName: config.nodeName, localIp: this.#nodeAddress?.ip, listenAddress: config.hubbleListenAddress, clusterName: config.clusterName, nodes: () => nodes.list() }),
       resolver: { byId: (id) => info(endpoints.byId(id)), byIp: (ip) => info(endpoints.byIp(ip)) },
     });
     if (config.enableHubble) {
       await this.#observer.serve(config.hubbleSocketPath);
+      if (config.hubbleListenAddress !== '') await this.#observer.serveTcp(config.hubbleListenAddress).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e), hint: (e as { hint?: string }).hint }, 'hubble: no TCP listener (Relay cannot reach this node)'));
       const observer = this.#observer;
       this.#ring = new RingBuffer(this.datapath.events, (buf) => observer.onEvent(buf));
       this.#ring.start();

@@ -12,6 +12,7 @@ const program = new Command('cilium-agent')
   .option('--bpf-dir <dir>', 'directory holding bpf_lxc.o (default: bpf/build next to the binary)')
   .option('--socket-path <path>', 'REST API unix socket (default /var/run/cilium/cilium.sock)')
   .option('--hubble-socket-path <path>', 'Hubble gRPC unix socket (default /var/run/cilium/hubble.sock)')
+  .option('--hubble-listen-address <addr>', 'Hubble TCP listener for Relay, host:port (default ":4244"; "" for none; no TLS)')
   .option('--host-device <name>', 'dummy device holding the router IP (default cilium_host)')
   .option('--node-name <name>', 'node name (default: hostname)')
   .option('--monitor-aggregation <level>', 'none | medium (default medium)')
@@ -43,6 +44,7 @@ const program = new Command('cilium-agent')
           bpfDir: o.bpfDir,
           socketPath: o.socketPath,
           hubbleSocketPath: o.hubbleSocketPath,
+          hubbleListenAddress: o.hubbleListenAddress,
           hostDevice: o.hostDevice,
           nodeName: o.nodeName,
           monitorAggregation: o.monitorAggregation,

@@ -1,6 +1,8 @@
 // The agent's Hubble observer: decodes datapath events into flows, keeps the last N in a ring, and serves the
 // gRPC `observer.Observer` service (GetFlows, ServerStatus, GetNodes, GetNamespaces) on a unix socket over
-// HTTP/2, so that our `hubble` CLI and the upstream one can both talk to it.
+// HTTP/2, so that our `hubble` CLI and the upstream one can both talk to it. With a PeerNotifier it also serves
+// `peer.Peer` (how Hubble Relay finds every node), and serveTcp() adds the TCP listener
+// (`hubble-listen-address`, h2c: no TLS) that Relay dials.
 import { mkdirSync, lstatSync, unlinkSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -28,12 +30,15 @@ import {
   type GetNodesResponse,
   type ServerStatusResponse,
   health,
+  peer,
 } from '@cilium-ts/api/hubble';
 import type { EndpointResolver } from './endpoint-resolver.js';
 import { compileFilters, type FlowPredicate } from './flow-filter.js';
 import { checkFlowEventSize, FlowDecoder } from './flow-decoder.js';
 import { DEFAULT_RING_CAPACITY, FlowRing } from './flow-ring.js';
 import { HubbleError } from './hubble-error.js';
+import { parseListenAddress } from './listen-address.js';
+import type { PeerNotifier } from './peer-notifier.js';
 
 export type { EndpointInfo, EndpointResolver } from './endpoint-resolver.js';
 
@@ -46,6 +51,8 @@ export interface FlowObserverOptions {
   version?: string | undefined;
   /** ktime -> wall clock offset override (tests); computed once otherwise. */
   monotonicToWallNs?: bigint | undefined;
+  /** Serves peer.Peer (Notify) next to the observer when given. */
+  peers?: PeerNotifier | undefined;
 }
 
 /** Plain-number status for the agent's own status/health output. */
@@ -86,6 +93,9 @@ export class FlowObserver {
   private lastDecodeError: HubbleError | undefined;
   private server: http2.Http2Server | undefined;
   private socketPath: string | undefined;
+  private tcpServer: http2.Http2Server | undefined;
+  private tcpAddress: string | undefined;
+  private readonly peers: PeerNotifier | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private lifetime = new AbortController();
 
@@ -93,6 +103,7 @@ export class FlowObserver {
     this.nodeName = opts.nodeName;
     this.version = opts.version ?? DEFAULT_HUBBLE_VERSION;
     this.ring = new FlowRing<FlowSlot>(opts.capacity ?? DEFAULT_RING_CAPACITY);
+    this.peers = opts.peers;
     this.decoder = new FlowDecoder({
       nodeName: opts.nodeName,
       resolver: opts.resolver,
@@ -208,7 +219,7 @@ export class FlowObserver {
         create(NodeSchema, {
           name: this.nodeName,
           version: this.version,
-          address: this.socketPath !== undefined ? `unix://${this.socketPath}` : '',
+          address: this.tcpAddress ?? (this.socketPath !== undefined ? `unix://${this.socketPath}` : ''),
           state: NodeState.NODE_CONNECTED,
           tls: create(TLSSchema, { enabled: false }),
           uptimeNs: s.uptimeNs,
@@ -323,7 +334,7 @@ export class FlowObserver {
     });
     // grpc.health.v1, which upstream `hubble status` checks first
     const { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus: Serving } = health;
-    const known = (service: string): boolean => service === '' || service === 'observer.Observer';
+    const known = (service: string): boolean => service === '' || service === 'observer.Observer' || (this.peers !== undefined && service === 'peer.Peer');
     router.service(Health, {
       check: (req) => {
         if (!known(req.service)) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
@@ -331,6 +342,73 @@ export class FlowObserver {
       },
       watch: (req, ctx) => this.healthWatch(known(req.service), AbortSignal.any([ctx.signal, this.lifetime.signal])),
     });
+    const peers = this.peers;
+    if (peers) {
+      router.service(peer.Peer, {
+        notify: (_req, ctx) => peers.notify(AbortSignal.any([ctx.signal, this.lifetime.signal])),
+      });
+    }
+  }
+
+  private createServer(): http2.Http2Server {
+    const server = http2.createServer(
+      connectNodeAdapter({ routes: (r) => this.routes(r), grpc: true, grpcWeb: true, connect: true }),
+    );
+    server.on('session', (s) => {
+      this.sessions.add(s);
+      s.once('close', () => this.sessions.delete(s));
+    });
+    return server;
+  }
+
+  /** The TCP address serveTcp() listens on (host:port, the port resolved), if any. */
+  get tcpListenAddress(): string | undefined {
+    return this.tcpAddress;
+  }
+
+  /**
+   * The Hubble TCP listener (`hubble-listen-address`, e.g. ":4244"): the same services as the unix socket,
+   * over HTTP/2 cleartext (no TLS). An empty host listens on every address ('::', or '0.0.0.0' without IPv6).
+   */
+  async serveTcp(address: string): Promise<void> {
+    if (this.tcpServer) throw new HubbleError('HUBBLE_ALREADY_SERVING', `hubble observer already serves on ${this.tcpAddress}`, 'call stop() first');
+    const { host, port } = parseListenAddress(address);
+    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
+    const listen = (h: string): Promise<http2.Http2Server> => {
+      const server = this.createServer();
+      return new Promise((resolve, reject) => {
+        const onError = (e: NodeJS.ErrnoException): void => {
+          server.close();
+          reject(
+            new HubbleError(
+              'HUBBLE_LISTEN',
+              `hubble server: listen on ${address}: ${e.message}`,
+              'another process holds the port: give this agent another --hubble-listen-address (or "" for none)',
+              e.errno,
+            ),
+          );
+        };
+        server.once('error', onError);
+        server.listen({ port, host: h }, () => {
+          server.off('error', onError);
+          resolve(server);
+        });
+      });
+    };
+    let server: http2.Http2Server;
+    if (host === '') {
+      try {
+        server = await listen('::');
+      } catch (e) {
+        if (!(e instanceof HubbleError) || !/EAFNOSUPPORT|EADDRNOTAVAIL/.test(e.message)) throw e;
+        server = await listen('0.0.0.0');
+      }
+    } else {
+      server = await listen(host);
+    }
+    const a = server.address();
+    this.tcpServer = server;
+    this.tcpAddress = a !== null && typeof a === 'object' ? `${host === '' ? '' : a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : address;
   }
 
   /**
@@ -342,13 +420,7 @@ export class FlowObserver {
     mkdirSync(dirname(socketPath), { recursive: true });
     await removeStaleSocket(socketPath);
     if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
-    const server = http2.createServer(
-      connectNodeAdapter({ routes: (r) => this.routes(r), grpc: true, grpcWeb: true, connect: true }),
-    );
-    server.on('session', (s) => {
-      this.sessions.add(s);
-      s.once('close', () => this.sessions.delete(s));
-    });
+    const server = this.createServer();
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
         reject(
@@ -373,10 +445,18 @@ export class FlowObserver {
   /** Ends follow streams, closes connections and the listener, removes the socket file. */
   async stop(): Promise<void> {
     this.lifetime.abort();
+    const tcp = this.tcpServer;
+    this.tcpServer = undefined;
+    this.tcpAddress = undefined;
+    const tcpClosed = tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : Promise.resolve();
     const server = this.server;
-    if (!server) return;
+    if (!server) {
+      for (const s of this.sessions) s.destroy();
+      await tcpClosed;
+      return;
+    }
     this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), tcpClosed]);
     // followers end through the abort signal; give their streams a moment to finish, then cut what is left
     for (const s of this.sessions) s.close();
     const timer = setTimeout(() => {

@@ -48,7 +48,7 @@ const ACCEPTED_IGNORED = new Set([
   'enable-metrics', 'auto-direct-node-routes', 'ipv4-native-routing-cidr', 'native-routing-cidr', 'enable-ipv4-masquerade',
   'enable-bpf-masquerade', 'kube-proxy-replacement-healthz-bind-address', 'enable-host-reachable-services',
   'host-reachable-services-protos', 'enable-node-port', 'enable-external-ips', 'enable-host-port', 'enable-policy',
-  'monitor-aggregation-interval', 'monitor-aggregation-flags', 'hubble-listen-address', 'hubble-disable-tls',
+  'monitor-aggregation-interval', 'monitor-aggregation-flags', 'hubble-disable-tls',
   'hubble-metrics-server', 'hubble-metrics', 'cni-exclusive', 'cni-log-file', 'identity-gc-interval',
   'identity-heartbeat-timeout', 'cilium-endpoint-gc-interval', 'endpoint-gc-interval', 'leader-election-namespace',
   'skip-crd-creation', 'custom-cni-conf', 'enable-l7-proxy', 'install-iptables-rules', 'enable-bandwidth-manager',
@@ -72,6 +72,7 @@ const PASSTHROUGH: Record<string, { key: string; type: 'string' | 'int' | 'bool'
   'agent-health-port': { key: 'agentHealthPort', type: 'int' },
   'cluster-name': { key: 'clusterName', type: 'string' },
   'hubble-socket-path': { key: 'hubbleSocketPath', type: 'string' },
+  'hubble-listen-address': { key: 'hubbleListenAddress', type: 'string' },
 };
 
 export interface ConfigDirResult {
