@@ -25,10 +25,10 @@
 #include "maps.h"
 #include "ipv4.h"
 #include "lb_hash.h"
+#include "conntrack.h"
 
-/* Random picks that may land on a backend that is no longer ACTIVE (the
- * agent updates a backend's state before its slot rows): try this many. */
-#define LB_SELECT_TRIES 4
+/* Slots looked at (from a random one on) for an ACTIVE backend. */
+#define LB_SELECT_TRIES 32
 
 #ifndef offsetof
 #define offsetof(t, m) __builtin_offsetof(t, m)
@@ -74,8 +74,8 @@ static __always_inline __u32 lb4_pick_backend(const struct lb4_key *key, const s
 {
 	struct lb4_key slot_key = *key;
 	struct lb4_service *slot;
-	__u16 count = svc->count;
-	__u32 id;
+	__u32 count = svc->count;
+	__u32 id, start;
 	int i;
 
 	if (!count)
@@ -95,9 +95,13 @@ static __always_inline __u32 lb4_pick_backend(const struct lb4_key *key, const s
 		}
 		/* no table yet, or it still names a backend on its way out */
 	}
-#pragma unroll
+	/* A random slot; if its backend is no longer ACTIVE (the agent flips a
+	 * backend's state before it rewrites the slot rows), the next ones. */
+	start = bpf_get_prandom_u32() % count;
 	for (i = 0; i < LB_SELECT_TRIES; i++) {
-		slot_key.backend_slot = (bpf_get_prandom_u32() % count) + 1;
+		if (i >= count)
+			break;
+		slot_key.backend_slot = ((start + i) % count) + 1;
 		slot = bpf_map_lookup_elem(&cilium_lb4_services_v2, &slot_key);
 		if (!slot)
 			continue;

@@ -351,6 +351,15 @@ static void test_object_layout(void)
 		{ "cilium_metrics", BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct metrics_key), sizeof(struct metrics_value) },
 		{ "cilium_ev_lost", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8 },
 		{ "cilium_tunnel_map", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct tunnel_key), sizeof(struct tunnel_value) },
+		{ "cilium_lb4_services_v2", BPF_MAP_TYPE_HASH, sizeof(struct lb4_key), sizeof(struct lb4_service) },
+		{ "cilium_lb4_backends_v3", BPF_MAP_TYPE_HASH, 4, sizeof(struct lb4_backend) },
+		{ "cilium_lb4_reverse_nat", BPF_MAP_TYPE_HASH, 2, sizeof(struct lb4_reverse_nat) },
+		{ "cilium_lb4_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_affinity_key),
+		  sizeof(struct lb_affinity_val) },
+		{ "cilium_lb4_maglev", BPF_MAP_TYPE_HASH, 2, sizeof(struct lb4_maglev) },
+		{ "cilium_lb4_sk_rnat", BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_sk_rnat_key),
+		  sizeof(struct lb4_sk_rnat_val) },
+		{ "cilium_snat_v4_ext", BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key4), sizeof(struct nat4_entry) },
 	};
 	struct btf *btf = bpf_object__btf(D.obj);
 	size_t i;
@@ -374,10 +383,13 @@ static void test_object_layout(void)
 	/* The agent checks its codecs against these BTF sizes. */
 	{
 		const char *names[] = { "endpoint_info", "ct_key4", "ct_entry", "metrics_key", "metrics_value",
-					"tunnel_key", "tunnel_value" };
+					"tunnel_key", "tunnel_value", "lb4_key", "lb4_service", "lb4_backend",
+					"lb4_reverse_nat", "lb4_affinity_key", "lb_affinity_val", "lb4_maglev",
+					"lb4_sk_rnat_key", "lb4_sk_rnat_val", "nat4_entry" };
 		size_t sizes[] = { sizeof(struct endpoint_info), sizeof(struct ct_key4), sizeof(struct ct_entry),
 				   sizeof(struct metrics_key), sizeof(struct metrics_value),
-				   sizeof(struct tunnel_key), sizeof(struct tunnel_value) };
+				   sizeof(struct tunnel_key), sizeof(struct tunnel_value), 12, 16, 12, 8, 16, 16,
+				   4 * LB_MAGLEV_LUT_SIZE, 16, 8, 16 };
 
 		REQUIRE(btf, "object has no BTF");
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -887,7 +899,9 @@ static void test_pinning_by_name(void)
 {
 	char root[] = "/tmp/cts-bpffs-XXXXXX";
 	const char *maps[] = { "cilium_lxc", "cilium_ct4_glob", "cilium_events", "cilium_metrics", "cilium_ev_lost",
-			       "cilium_tunnel_map" };
+			       "cilium_tunnel_map", "cilium_lb4_services_v2", "cilium_lb4_backends_v3",
+			       "cilium_lb4_reverse_nat", "cilium_lb4_affinity", "cilium_lb4_maglev",
+			       "cilium_lb4_sk_rnat", "cilium_snat_v4_ext" };
 	struct endpoint_key k = { .ip4 = IP_A };
 	struct endpoint_info v = { .ifindex = 4242, .ep_id = 7 }, got;
 	struct dp d1, d2;
@@ -1408,6 +1422,8 @@ out:
 	bpf_object__close(ov);
 }
 
+#include "lb_tests.h"
+
 /* ---------------------------------------------------------------- main */
 
 struct test {
@@ -1437,6 +1453,15 @@ static const struct test tests[] = {
 	{ "tunnel_to_overlay", test_tunnel_to_overlay },
 	{ "overlay_ingress", test_overlay_ingress },
 	{ "live_traffic", test_live_traffic },
+	{ "lb_dnat_clusterip", test_lb_dnat_clusterip },
+	{ "lb_ct_pins_backend", test_lb_ct_pins_backend },
+	{ "lb_reverse_nat", test_lb_reverse_nat },
+	{ "lb_no_backend_drops", test_lb_no_backend },
+	{ "lb_terminating_backend", test_lb_terminating },
+	{ "lb_affinity", test_lb_affinity },
+	{ "lb_maglev", test_lb_maglev },
+	{ "lb_scope_int", test_lb_scope_int },
+	{ "sock_lb_live", test_sock_lb_live },
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -1460,6 +1485,7 @@ int main(int argc, char **argv)
 		int dlen = slash ? (int)(slash - obj_path) + 1 : 0;
 
 		snprintf(overlay_path, sizeof(overlay_path), "%.*sbpf_overlay.o", dlen, obj_path);
+		snprintf(sock_path, sizeof(sock_path), "%.*sbpf_sock.o", dlen, obj_path);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_quiet);

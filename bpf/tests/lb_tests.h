@@ -1,0 +1,724 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Service load-balancing tests (included by bpf_tests.c, which owns the
+ * harness): per-packet LB in bpf_lxc/bpf_overlay through BPF_PROG_TEST_RUN,
+ * and socket LB (bpf_sock.o) live, on a cgroup2 directory of our own.
+ */
+#ifndef __CILIUM_TS_TEST_LB_H
+#define __CILIUM_TS_TEST_LB_H
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "../lib/lb_hash.h"
+
+static char sock_path[512] = "build/bpf_sock.o";
+
+static int lb_fd(struct dp *d, const char *name)
+{
+	return bpf_object__find_map_fd_by_name(d->obj, name);
+}
+
+static int be_put(struct dp *d, uint32_t id, uint32_t addr, uint16_t port, uint8_t proto, uint8_t state)
+{
+	struct lb4_backend b = { .address = addr, .port = htons(port), .proto = proto, .state = state };
+
+	return bpf_map_update_elem(lb_fd(d, "cilium_lb4_backends_v3"), &id, &b, BPF_ANY) ? -errno : 0;
+}
+
+/* A frontend: master row, slot rows for ids[0..n), and its reverse NAT. */
+static int svc_add(struct dp *d, uint32_t vip, uint16_t port, uint8_t proto, uint16_t rev_nat, uint8_t flags,
+		   uint8_t flags2, uint32_t aff_timeout, const uint32_t *ids, int n)
+{
+	int fd = lb_fd(d, "cilium_lb4_services_v2");
+	struct lb4_key k = { .address = vip, .dport = htons(port), .proto = proto, .scope = LB_LOOKUP_SCOPE_EXT };
+	struct lb4_service v = { .affinity_timeout = aff_timeout, .count = n, .rev_nat_index = rev_nat,
+				 .flags = flags, .flags2 = flags2 };
+	struct lb4_reverse_nat rn = { .address = vip, .port = htons(port) };
+	int i;
+
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return -errno;
+	for (i = 0; i < n; i++) {
+		k.backend_slot = i + 1;
+		v.backend_id = ids[i];
+		v.count = 0;
+		v.affinity_timeout = 0;
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	if (bpf_map_update_elem(lb_fd(d, "cilium_lb4_reverse_nat"), &rev_nat, &rn, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int ct_svc_get(struct dp *d, uint32_t saddr, uint32_t vip, uint16_t sport, uint16_t vport, uint8_t proto,
+		      struct ct_entry *e)
+{
+	struct ct_key4 k = { .saddr = saddr, .daddr = vip, .sport = htons(sport), .dport = htons(vport),
+			     .nexthdr = proto, .flags = CT_KEY_F_SERVICE };
+
+	return bpf_map_lookup_elem(d->ct_fd, &k, e) ? -errno : 0;
+}
+
+/* Fields of an output frame (network order as on the wire). */
+static uint32_t out_saddr(const struct run *r) { uint32_t a; memcpy(&a, r->out + 14 + 12, 4); return a; }
+static uint32_t out_daddr(const struct run *r) { uint32_t a; memcpy(&a, r->out + 14 + 16, 4); return a; }
+static uint16_t out_sport(const struct run *r) { return (uint16_t)(r->out[34] << 8 | r->out[35]); }
+static uint16_t out_dport(const struct run *r) { return (uint16_t)(r->out[36] << 8 | r->out[37]); }
+static uint16_t out_udp_csum(const struct run *r) { uint16_t c; memcpy(&c, r->out + 34 + 6, 2); return c; }
+
+/* 1 if the IPv4 header checksum and the TCP/UDP checksum (pseudo-header
+ * included) of the frame verify when recomputed from scratch. A UDP
+ * checksum of 0 (none) verifies. */
+static int frame_csums_ok(const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + 14, *l4 = ip + 20;
+	size_t iplen = (size_t)(ip[2] << 8 | ip[3]), l4len;
+	uint32_t pseudo;
+
+	if (len < 14 + 20 || iplen < 20 || 14 + iplen > len || !ipv4_csum_ok(f))
+		return 0;
+	l4len = iplen - 20;
+	if (ip[9] == IPPROTO_UDP && l4[6] == 0 && l4[7] == 0)
+		return 1;
+	if (ip[9] != IPPROTO_TCP && ip[9] != IPPROTO_UDP)
+		return 1;
+	pseudo = csum_add(0, ip + 12, 8) + ip[9] + l4len;
+	return csum_fold(csum_add(pseudo, l4, l4len)) == 0;
+}
+
+static uint32_t VIP(unsigned d) { return htonl(0x0a600000 | d); }      /* 10.96.0.d */
+static uint32_t REMOTE(unsigned d) { return htonl(0x0ac80500 | d); }   /* 10.200.5.d: no local pod */
+
+static struct pkt_opts tcp_a_to(uint32_t daddr, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	return (struct pkt_opts){ .smac = MAC_A, .dmac = NODE_MAC_A, .saddr = IP_A, .daddr = daddr,
+				  .proto = IPPROTO_TCP, .sport = sport, .dport = dport, .tcp_flags = flags,
+				  .payload_len = 7 };
+}
+
+/* Sends one packet A -> daddr:dport from pod A; r gets the result. */
+static int lb_send(struct pkt_opts o, struct run *r)
+{
+	uint8_t pkt[PKT_MAX];
+	size_t len = build_pkt(pkt, &o);
+
+	events_reset(&D);
+	return run_prog(&D, D.from_fd, pkt, len, if_a, r);
+}
+
+/* ClusterIP -> local backend: DNAT with correct checksums (TCP, UDP, UDP
+ * without checksum), the service CT entry and the connection's rev_nat_index. */
+static void test_lb_dnat_clusterip(void)
+{
+	uint32_t ids_tcp[] = { 1001 }, ids_udp[] = { 1002 };
+	uint8_t pkt[PKT_MAX];
+	struct pkt_opts o;
+	struct ct_entry e;
+	struct run r;
+	size_t len;
+
+	REQUIRE(be_put(&D, 1001, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(be_put(&D, 1002, IP_B, 5353, IPPROTO_UDP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(10), 80, IPPROTO_TCP, 11, SVC_F_CLUSTERIP, 0, 0, ids_tcp, 1) == 0, "service");
+	REQUIRE(svc_add(&D, VIP(10), 53, IPPROTO_UDP, 12, SVC_F_CLUSTERIP, 0, 0, ids_udp, 1) == 0, "service");
+
+	REQUIRE(lb_send(tcp_a_to(VIP(10), 45000, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT, "ret %d, want redirect to the local backend", r.ret);
+	CHECK(out_daddr(&r) == IP_B && out_dport(&r) == 8080, "DNAT to %08x:%u", ntohl(out_daddr(&r)),
+	      out_dport(&r));
+	CHECK(out_saddr(&r) == IP_A && out_sport(&r) == 45000, "source changed");
+	CHECK(frame_csums_ok(r.out, r.out_len), "TCP/IP checksums wrong after DNAT");
+	CHECK(ct_svc_get(&D, IP_A, VIP(10), 45000, 80, IPPROTO_TCP, &e) == 0 && e.backend_id == 1001 &&
+	      e.rev_nat_index == 11, "service CT entry: backend %u rev_nat %u", e.backend_id, e.rev_nat_index);
+	CHECK(ct_get(&D, IP_A, IP_B, 45000, 8080, IPPROTO_TCP, &e) == 0 && e.rev_nat_index == 11 &&
+	      e.state == CT_TCP_SYN_SENT, "connection CT entry: rev_nat %u state %u", e.rev_nat_index, e.state);
+	CHECK(D.nev == 1 && D.ev[0].type == EVENT_TRACE && D.ev[0].daddr == IP_B && D.ev[0].dst_ep == EP_B,
+	      "trace shows the backend: %d events", D.nev);
+
+	o = (struct pkt_opts){ .smac = MAC_A, .dmac = NODE_MAC_A, .saddr = IP_A, .daddr = VIP(10),
+			       .proto = IPPROTO_UDP, .sport = 5000, .dport = 53, .payload_len = 13 };
+	REQUIRE(lb_send(o, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B && out_dport(&r) == 5353, "UDP DNAT ret %d", r.ret);
+	CHECK(out_udp_csum(&r) != 0 && frame_csums_ok(r.out, r.out_len), "UDP checksum wrong after DNAT");
+
+	/* UDP without a checksum keeps none */
+	o.sport = 5001;
+	len = build_pkt(pkt, &o);
+	pkt[34 + 6] = pkt[34 + 7] = 0;
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(out_daddr(&r) == IP_B && out_dport(&r) == 5353 && out_udp_csum(&r) == 0 && ipv4_csum_ok(r.out),
+	      "UDP zero checksum: csum %04x", out_udp_csum(&r));
+
+	/* not a frontend (other port): untouched */
+	REQUIRE(lb_send(tcp_a_to(VIP(10), 45001, 81, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && out_daddr(&r) == VIP(10) && out_dport(&r) == 81, "non-frontend translated");
+}
+
+/* Every packet of a connection goes to the backend its first one got;
+ * connections spread over the backends. */
+static void test_lb_ct_pins_backend(void)
+{
+	uint32_t ids[] = { 1003, 1004 };
+	int used[2] = { 0, 0 }, i, j;
+	struct ct_entry e;
+	struct run r;
+
+	REQUIRE(be_put(&D, 1003, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(be_put(&D, 1004, REMOTE(4), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(11), 80, IPPROTO_TCP, 13, SVC_F_CLUSTERIP, 0, 0, ids, 2) == 0, "service");
+	for (i = 0; i < 32; i++) {
+		uint32_t first;
+
+		REQUIRE(lb_send(tcp_a_to(VIP(11), 46000 + i, 80, TCP_SYN), &r) == 0, "test run");
+		first = out_daddr(&r);
+		REQUIRE(first == IP_B || first == REMOTE(4), "connection %d went to %08x", i, ntohl(first));
+		used[first == REMOTE(4)]++;
+		CHECK(r.ret == (first == IP_B ? TC_ACT_REDIRECT : TC_ACT_OK), "ret %d", r.ret);
+		for (j = 0; j < 4; j++) {
+			REQUIRE(lb_send(tcp_a_to(VIP(11), 46000 + i, 80, TCP_ACK), &r) == 0, "test run");
+			CHECK(out_daddr(&r) == first && out_dport(&r) == 8080, "connection %d packet %d moved to %08x",
+			      i, j, ntohl(out_daddr(&r)));
+		}
+		CHECK(ct_svc_get(&D, IP_A, VIP(11), 46000 + i, 80, IPPROTO_TCP, &e) == 0 &&
+		      e.backend_id == (first == IP_B ? 1003u : 1004u) && e.packets == 5,
+		      "service entry backend %u packets %llu", e.backend_id, (unsigned long long)e.packets);
+	}
+	CHECK(used[0] > 0 && used[1] > 0, "32 connections all on one backend (%d/%d)", used[0], used[1]);
+}
+
+/* Replies get the frontend as their source wherever they are seen: leaving
+ * a local backend (from_container), reaching the client through the stack
+ * (to_container) or from the overlay (from_overlay). */
+static void test_lb_reverse_nat(void)
+{
+	uint32_t ids_local[] = { 1005 }, ids_remote[] = { 1006 };
+	uint8_t pkt[PKT_MAX];
+	struct pkt_opts o;
+	struct bpf_object *ov = NULL;
+	int ov_fd;
+	struct run r;
+	size_t len;
+
+	REQUIRE(be_put(&D, 1005, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(be_put(&D, 1006, REMOTE(6), 9090, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(12), 80, IPPROTO_TCP, 14, SVC_F_CLUSTERIP, 0, 0, ids_local, 1) == 0, "service");
+	REQUIRE(svc_add(&D, VIP(13), 443, IPPROTO_TCP, 15, SVC_F_CLUSTERIP, 0, 0, ids_remote, 1) == 0, "service");
+
+	/* local backend: B answers from its own interface */
+	REQUIRE(lb_send(tcp_a_to(VIP(12), 47000, 80, TCP_SYN), &r) == 0, "test run");
+	REQUIRE(out_daddr(&r) == IP_B, "DNAT");
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = IP_A, .proto = IPPROTO_TCP,
+			       .sport = 8080, .dport = 47000, .tcp_flags = TCP_SYN | TCP_ACK, .payload_len = 3 };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT, "reply ret %d", r.ret);
+	CHECK(out_saddr(&r) == VIP(12) && out_sport(&r) == 80 && out_daddr(&r) == IP_A && out_dport(&r) == 47000,
+	      "reply source %08x:%u", ntohl(out_saddr(&r)), out_sport(&r));
+	CHECK(frame_csums_ok(r.out, r.out_len), "checksums wrong after reverse NAT");
+	CHECK(D.nev == 1 && D.ev[0].ct_state == EV_CT_REPLY, "reply event");
+
+	/* remote backend, reply through the stack to A's interface */
+	REQUIRE(lb_send(tcp_a_to(VIP(13), 47001, 443, TCP_SYN), &r) == 0, "test run");
+	REQUIRE(r.ret == TC_ACT_OK && out_daddr(&r) == REMOTE(6) && out_dport(&r) == 9090, "DNAT to remote");
+	o = (struct pkt_opts){ .smac = NODE_MAC_A, .dmac = MAC_A, .saddr = REMOTE(6), .daddr = IP_A,
+			       .proto = IPPROTO_TCP, .sport = 9090, .dport = 47001, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.to_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && out_saddr(&r) == VIP(13) && out_sport(&r) == 443, "to_container reply source %08x:%u",
+	      ntohl(out_saddr(&r)), out_sport(&r));
+	CHECK(frame_csums_ok(r.out, r.out_len), "checksums wrong after reverse NAT (to_container)");
+
+	/* remote backend, reply decapsulated by the overlay */
+	REQUIRE(lb_send(tcp_a_to(VIP(13), 47002, 443, TCP_SYN), &r) == 0, "test run");
+	REQUIRE(overlay_open(&ov, &ov_fd) == 0, "load bpf_overlay.o");
+	o.dport = 47002;
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	CHECK(run_prog(&D, ov_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == VIP(13) && out_sport(&r) == 443 &&
+	      frame_csums_ok(r.out, r.out_len), "from_overlay reply ret %d source %08x:%u", r.ret,
+	      ntohl(out_saddr(&r)), out_sport(&r));
+	bpf_object__close(ov);
+}
+
+/* A frontend with no backend: DROP_NO_SERVICE (a flow and a metric), no CT. */
+static void test_lb_no_backend(void)
+{
+	uint8_t pkt[PKT_MAX];
+	struct pkt_opts o = tcp_a_to(VIP(14), 48000, 80, TCP_SYN);
+	struct ct_entry e;
+	size_t len;
+
+	REQUIRE(svc_add(&D, VIP(14), 80, IPPROTO_TCP, 16, SVC_F_CLUSTERIP, 0, 0, NULL, 0) == 0, "service");
+	len = build_pkt(pkt, &o);
+	expect_drop(D.from_fd, pkt, len, if_a, DROP_NO_SERVICE, EV_DIR_EGRESS);
+	CHECK(D.nev == 1 && D.ev[0].daddr == VIP(14) && D.ev[0].dport == htons(80) && D.ev[0].src_ep == EP_A,
+	      "drop event names the frontend");
+	CHECK(ct_svc_get(&D, IP_A, VIP(14), 48000, 80, IPPROTO_TCP, &e) == -ENOENT, "service entry created");
+	CHECK(ct_get(&D, IP_A, VIP(14), 48000, 80, IPPROTO_TCP, &e) == -ENOENT, "CT entry created");
+}
+
+/* A terminating backend keeps its connections and gets no new ones. */
+static void test_lb_terminating(void)
+{
+	uint32_t only_old[] = { 1008 }, only_new[] = { 1007 }, both[] = { 1007, 1008 };
+	int i, bad = 0;
+	struct run r;
+
+	REQUIRE(be_put(&D, 1007, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(be_put(&D, 1008, REMOTE(8), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(15), 80, IPPROTO_TCP, 17, SVC_F_CLUSTERIP, 0, 0, only_old, 1) == 0, "service");
+	REQUIRE(lb_send(tcp_a_to(VIP(15), 49000, 80, TCP_SYN), &r) == 0, "test run");
+	REQUIRE(out_daddr(&r) == REMOTE(8), "first connection on the old backend");
+
+	/* the old backend terminates: out of the slots, still in the backends map */
+	REQUIRE(be_put(&D, 1008, REMOTE(8), 8080, IPPROTO_TCP, BE_STATE_TERMINATING) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(15), 80, IPPROTO_TCP, 17, SVC_F_CLUSTERIP, 0, 0, only_new, 1) == 0, "service");
+	REQUIRE(lb_send(tcp_a_to(VIP(15), 49000, 80, TCP_ACK), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && out_daddr(&r) == REMOTE(8), "established connection moved to %08x",
+	      ntohl(out_daddr(&r)));
+	for (i = 1; i <= 16; i++) {
+		REQUIRE(lb_send(tcp_a_to(VIP(15), 49000 + i, 80, TCP_SYN), &r) == 0, "test run");
+		bad += out_daddr(&r) != IP_B;
+	}
+	CHECK(bad == 0, "%d new connections not on the active backend", bad);
+
+	/* state flipped before the slot rows: still never picked */
+	REQUIRE(svc_add(&D, VIP(15), 80, IPPROTO_TCP, 17, SVC_F_CLUSTERIP, 0, 0, both, 2) == 0, "service");
+	for (i = 20, bad = 0; i < 52; i++) {
+		REQUIRE(lb_send(tcp_a_to(VIP(15), 49000 + i, 80, TCP_SYN), &r) == 0, "test run");
+		bad += out_daddr(&r) != IP_B;
+	}
+	CHECK(bad == 0, "%d new connections on the terminating backend in a slot", bad);
+
+	/* the old connection's port reused for a new connection (SYN): a new pick */
+	REQUIRE(lb_send(tcp_a_to(VIP(15), 49000, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(out_daddr(&r) == IP_B, "new SYN on a terminating backend's entry went to %08x", ntohl(out_daddr(&r)));
+
+	/* only terminating backends left (count 0): established keeps working, new drops */
+	REQUIRE(svc_add(&D, VIP(15), 80, IPPROTO_TCP, 17, SVC_F_CLUSTERIP, 0, 0, NULL, 0) == 0, "service");
+	REQUIRE(lb_send(tcp_a_to(VIP(15), 49001, 80, TCP_ACK), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B, "established with count 0: ret %d", r.ret);
+	REQUIRE(lb_send(tcp_a_to(VIP(15), 49100, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_SHOT && D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "new with count 0: ret %d",
+	      r.ret);
+}
+
+/* sessionAffinity ClientIP: every connection of a client on one backend,
+ * until that backend stops being ACTIVE. */
+static void test_lb_affinity(void)
+{
+	uint32_t ids[] = { 1009, 1010, 1011, 1012 };
+	struct lb4_affinity_key ak = { .client_id = IP_A, .rev_nat_index = 18 };
+	struct lb_affinity_val av;
+	uint32_t first = 0, second = 0;
+	int i, moved = 0;
+	struct run r;
+
+	REQUIRE(be_put(&D, 1009, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	for (i = 1; i < 4; i++)
+		REQUIRE(be_put(&D, ids[i], REMOTE(9 + i), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(16), 80, IPPROTO_TCP, 18, SVC_F_CLUSTERIP | SVC_F_AFFINITY, 0, 300, ids, 4) == 0,
+		"service");
+	for (i = 0; i < 16; i++) {
+		REQUIRE(lb_send(tcp_a_to(VIP(16), 50000 + i, 80, TCP_SYN), &r) == 0, "test run");
+		if (!i)
+			first = out_daddr(&r);
+		moved += out_daddr(&r) != first;
+	}
+	CHECK(moved == 0, "%d of 16 connections left the affinity backend", moved);
+	REQUIRE(bpf_map_lookup_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av) == 0, "no affinity entry: %s",
+		strerror(errno));
+	{
+		struct lb4_backend b;
+
+		CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_lb4_backends_v3"), &av.backend_id, &b) == 0 &&
+		      b.address == first, "affinity entry names backend %u", av.backend_id);
+		/* that backend terminates: the client moves, and sticks to the new one */
+		b.state = BE_STATE_TERMINATING;
+		REQUIRE(bpf_map_update_elem(lb_fd(&D, "cilium_lb4_backends_v3"), &av.backend_id, &b, BPF_ANY) == 0, "update: %s", strerror(errno));
+	}
+	for (i = 16, moved = 0; i < 32; i++) {
+		REQUIRE(lb_send(tcp_a_to(VIP(16), 50000 + i, 80, TCP_SYN), &r) == 0, "test run");
+		if (i == 16)
+			second = out_daddr(&r);
+		moved += out_daddr(&r) != second;
+	}
+	CHECK(second && second != first && moved == 0, "after terminating: %08x -> %08x, %d moved", ntohl(first),
+	      ntohl(second), moved);
+	/* expired affinity (last_used long ago) is not honoured: the entry is replaced */
+	REQUIRE(bpf_map_lookup_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av) == 0, "affinity entry");
+	av.last_used = now_ns() - 400ULL * 1000000000ULL;
+	REQUIRE(bpf_map_update_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av, BPF_ANY) == 0, "update: %s", strerror(errno));
+	REQUIRE(lb_send(tcp_a_to(VIP(16), 50100, 80, TCP_SYN), &r) == 0, "test run");
+	REQUIRE(bpf_map_lookup_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av) == 0, "affinity entry");
+	CHECK(now_ns() - av.last_used < 60ULL * 1000000000ULL, "expired affinity entry not renewed");
+}
+
+/* Maglev: the backend is the table's entry for the connection's hash. */
+static void test_lb_maglev(void)
+{
+	uint32_t ids[] = { 1013, 1014 };
+	struct lb4_maglev *lut = calloc(1, sizeof(*lut));
+	uint16_t rev = 19;
+	int i, wrong = 0, seen[2] = { 0, 0 };
+	struct run r;
+
+	REQUIRE(lut, "calloc");
+	for (i = 0; i < LB_MAGLEV_LUT_SIZE; i++)
+		lut->backend_ids[i] = (i % 3) ? 1014 : 1013;
+	CHECK(be_put(&D, 1013, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(be_put(&D, 1014, REMOTE(14), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, VIP(17), 80, IPPROTO_TCP, rev, SVC_F_CLUSTERIP, SVC_F2_MAGLEV, 0, ids, 2) == 0, "service");
+	CHECK(bpf_map_update_elem(lb_fd(&D, "cilium_lb4_maglev"), &rev, lut, BPF_ANY) == 0, "maglev table: %s",
+	      strerror(errno));
+	for (i = 0; i < 64 && !cur_failed; i++) {
+		uint16_t sport = 51000 + i;
+		uint32_t h = lb4_hash_tuple(IP_A, VIP(17), htons(sport), htons(80), IPPROTO_TCP);
+		uint32_t want = lut->backend_ids[h % LB_MAGLEV_LUT_SIZE] == 1013 ? IP_B : REMOTE(14);
+
+		CHECK(lb_send(tcp_a_to(VIP(17), sport, 80, TCP_SYN), &r) == 0, "test run");
+		wrong += out_daddr(&r) != want;
+		seen[want == IP_B]++;
+	}
+	CHECK(wrong == 0 && seen[0] && seen[1], "%d of 64 connections not where the table says (%d/%d)", wrong,
+	      seen[0], seen[1]);
+	/* the table names a terminating backend: an active one instead */
+	CHECK(be_put(&D, 1014, REMOTE(14), 8080, IPPROTO_TCP, BE_STATE_TERMINATING) == 0, "backend");
+	for (i = 100, wrong = 0; i < 132; i++) {
+		CHECK(lb_send(tcp_a_to(VIP(17), 51000 + i, 80, TCP_SYN), &r) == 0, "test run");
+		wrong += out_daddr(&r) != IP_B;
+	}
+	CHECK(wrong == 0, "%d new connections on the terminating backend", wrong);
+	free(lut);
+}
+
+/* internalTrafficPolicy=Local: pods use the INT row when the EXT row says so. */
+static void test_lb_scope_int(void)
+{
+	uint32_t ext_ids[] = { 1016 }, int_ids[] = { 1015 };
+	int fd = lb_fd(&D, "cilium_lb4_services_v2");
+	struct lb4_key k = { .address = VIP(18), .dport = htons(80), .proto = IPPROTO_TCP,
+			     .scope = LB_LOOKUP_SCOPE_INT };
+	struct lb4_service v = { .count = 1, .rev_nat_index = 20, .flags = SVC_F_CLUSTERIP | SVC_F_INT_LOCAL };
+	struct run r;
+
+	REQUIRE(be_put(&D, 1015, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(be_put(&D, 1016, REMOTE(16), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(18), 80, IPPROTO_TCP, 20, SVC_F_CLUSTERIP | SVC_F_INT_LOCAL, 0, 0, ext_ids, 1) == 0,
+		"service");
+	REQUIRE(bpf_map_update_elem(fd, &k, &v, BPF_ANY) == 0, "INT master");
+	k.backend_slot = 1;
+	v.backend_id = int_ids[0];
+	REQUIRE(bpf_map_update_elem(fd, &k, &v, BPF_ANY) == 0, "INT slot");
+	REQUIRE(lb_send(tcp_a_to(VIP(18), 52000, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(out_daddr(&r) == IP_B, "iTP=Local went to %08x", ntohl(out_daddr(&r)));
+	/* no local backend: INT row with count 0 drops, even though EXT has one */
+	k.backend_slot = 0;
+	v.backend_id = 0;
+	v.count = 0;
+	REQUIRE(bpf_map_update_elem(fd, &k, &v, BPF_ANY) == 0, "INT master");
+	REQUIRE(lb_send(tcp_a_to(VIP(18), 52001, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_SHOT && D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "iTP=Local without local: %d",
+	      r.ret);
+}
+
+/* ------------------------------------------------------- socket LB, live */
+
+static int sock_open(struct bpf_object **out, const char *pin_root)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_root);
+	struct bpf_object *obj = bpf_object__open_file(sock_path, &oo);
+	int err;
+
+	if (!obj)
+		return -errno;
+	if ((err = bpf_object__load(obj))) {
+		bpf_object__close(obj);
+		return err;
+	}
+	*out = obj;
+	return 0;
+}
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static void lb_fail(int fd, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 3)
+		n = sizeof(buf) - 3;
+	n += snprintf(buf + n, 3, ": ");
+	if (write(fd, buf, n) != n)
+		return;
+	snprintf(buf, sizeof(buf), "%s; ", strerror(errno));
+	if (write(fd, buf, strlen(buf)) < 0)
+		return;
+}
+
+static int sa_is(const struct sockaddr_in *sa, uint32_t ip, uint16_t port)
+{
+	return sa->sin_family == AF_INET && sa->sin_addr.s_addr == ip && sa->sin_port == htons(port);
+}
+
+/* The child inside the cgroup: TCP and UDP to the VIP, EPERM for the empty
+ * one. Writes what failed to out_fd; exits 0 if nothing did. */
+static void sock_child(const char *procs, int out_fd, uint32_t vip, uint32_t vip_empty, uint16_t tport,
+		       uint16_t uport)
+{
+	struct sockaddr_in vsa = { .sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = vip };
+	struct sockaddr_in esa = { .sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = vip_empty };
+	struct sockaddr_in tsa = { .sin_family = AF_INET, .sin_port = htons(tport), .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in usa = { .sin_family = AF_INET, .sin_port = htons(uport), .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in peer, from;
+	struct timeval tv = { .tv_sec = 5 };
+	socklen_t sl;
+	int fails = 0, one = 1, fd, ls, us, cs, as;
+	char buf[16], pid[16];
+
+	alarm(20);
+	fd = open(procs, O_WRONLY);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
+		lb_fail(out_fd, "join cgroup");
+		_exit(1);
+	}
+	close(fd);
+
+	/* backends: listeners on loopback (setup, no hooks involved) */
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	us = socket(AF_INET, SOCK_DGRAM, 0);
+	if (ls < 0 || us < 0 || bind(ls, (struct sockaddr *)&tsa, sizeof(tsa)) || listen(ls, 8) ||
+	    bind(us, (struct sockaddr *)&usa, sizeof(usa))) {
+		lb_fail(out_fd, "backend listeners");
+		_exit(1);
+	}
+	setsockopt(us, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	/* TCP to the VIP */
+	cs = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(cs, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(cs, (struct sockaddr *)&vsa, sizeof(vsa))) {
+		lb_fail(out_fd, "TCP connect to the VIP");
+		fails++;
+	} else {
+		sl = sizeof(peer);
+		if (getpeername(cs, (struct sockaddr *)&peer, &sl) || !sa_is(&peer, vip, 80)) {
+			errno = 0;
+			lb_fail(out_fd, "TCP getpeername %08x:%u, want the VIP", ntohl(peer.sin_addr.s_addr),
+				ntohs(peer.sin_port));
+			fails++;
+		}
+		as = accept(ls, NULL, NULL);
+		if (as < 0 || write(cs, "hi", 2) != 2 || read(as, buf, sizeof(buf)) != 2) {
+			lb_fail(out_fd, "TCP exchange with the backend");
+			fails++;
+		}
+		if (as >= 0)
+			close(as);
+	}
+	close(cs);
+
+	/* unconnected UDP: sendto the VIP, the reply comes from the VIP */
+	cs = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(cs, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	sl = sizeof(from);
+	if (sendto(cs, "ping", 4, 0, (struct sockaddr *)&vsa, sizeof(vsa)) != 4 ||
+	    recvfrom(us, buf, sizeof(buf), 0, (struct sockaddr *)&from, &sl) != 4 ||
+	    sendto(us, "pong", 4, 0, (struct sockaddr *)&from, sl) != 4) {
+		lb_fail(out_fd, "UDP to the VIP reaching the backend");
+		fails++;
+	} else {
+		sl = sizeof(from);
+		memset(&from, 0, sizeof(from));
+		if (recvfrom(cs, buf, sizeof(buf), 0, (struct sockaddr *)&from, &sl) != 4) {
+			lb_fail(out_fd, "UDP reply");
+			fails++;
+		} else if (!sa_is(&from, vip, 80)) {
+			errno = 0;
+			lb_fail(out_fd, "UDP reply from %08x:%u, want the VIP", ntohl(from.sin_addr.s_addr),
+				ntohs(from.sin_port));
+			fails++;
+		}
+	}
+	close(cs);
+
+	/* connected UDP: getpeername says the VIP */
+	cs = socket(AF_INET, SOCK_DGRAM, 0);
+	sl = sizeof(peer);
+	if (connect(cs, (struct sockaddr *)&vsa, sizeof(vsa)) || send(cs, "x", 1, 0) != 1 ||
+	    recvfrom(us, buf, sizeof(buf), 0, NULL, NULL) != 1 ||
+	    getpeername(cs, (struct sockaddr *)&peer, &sl) || !sa_is(&peer, vip, 80)) {
+		lb_fail(out_fd, "connected UDP to the VIP (peer %08x:%u)", ntohl(peer.sin_addr.s_addr),
+			ntohs(peer.sin_port));
+		fails++;
+	}
+	close(cs);
+
+	/* no backend: refused at once with EPERM, TCP and UDP */
+	cs = socket(AF_INET, SOCK_STREAM, 0);
+	errno = 0;
+	if (connect(cs, (struct sockaddr *)&esa, sizeof(esa)) == 0 || errno != EPERM) {
+		lb_fail(out_fd, "TCP connect to a VIP without backends: want EPERM");
+		fails++;
+	}
+	close(cs);
+
+	/* not a service: untouched */
+	cs = socket(AF_INET, SOCK_STREAM, 0);
+	sl = sizeof(peer);
+	if (connect(cs, (struct sockaddr *)&tsa, sizeof(tsa)) ||
+	    getpeername(cs, (struct sockaddr *)&peer, &sl) || !sa_is(&peer, htonl(0x7f000001), tport)) {
+		lb_fail(out_fd, "plain connect to 127.0.0.1:%u", tport);
+		fails++;
+	}
+	close(cs);
+	_exit(fails ? 2 : 0);
+}
+
+static void unpin_all(const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	char path[512];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+/* bpf_sock.o on a cgroup2 directory of ours, sharing bpf_lxc.o's maps through
+ * pins in a private bpffs: a child in that cgroup talks to VIPs. */
+static void test_sock_lb_live(void)
+{
+	static const char *progs[] = { "cil_sock4_connect", "cil_sock4_sendmsg", "cil_sock4_recvmsg",
+				       "cil_sock4_getpeername" };
+	char root[] = "/tmp/cts-bpffs-XXXXXX", cg[128], procs[160], msg[1024];
+	const uint32_t vip = htonl(0x0a604d01), vip_empty = htonl(0x0a604d02);     /* 10.96.77.1, .2 */
+	uint16_t tport = 20000 + (rand() % 20000), uport = tport + 1;
+	uint32_t id_t = 2001, id_u = 2002;
+	struct bpf_link *links[4] = {};
+	struct bpf_object *so = NULL;
+	struct dp d = {};
+	int cgfd = -1, p[2] = { -1, -1 }, err, i, st, drops = 0;
+	bool mounted = false, dp_ok = false;
+	ssize_t n;
+	pid_t pid;
+
+	REQUIRE(mkdtemp(root), "mkdtemp: %s", strerror(errno));
+	snprintf(cg, sizeof(cg), "/sys/fs/cgroup/unified/cts-bpftest-%d-%06x", getpid(), rand() & 0xffffff);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	if (mount("bpf", root, "bpf", 0, NULL)) {
+		CHECK(0, "mount bpffs at %s: %s", root, strerror(errno));
+		goto out;
+	}
+	mounted = true;
+	err = dp_open(&d, -1, root);
+	if (err) {
+		CHECK(0, "load bpf_lxc.o pinned: %s", strerror(-err));
+		goto out;
+	}
+	dp_ok = true;
+	err = sock_open(&so, root);
+	if (err) {
+		CHECK(0, "load %s: %s", sock_path, strerror(-err));
+		goto out;
+	}
+	{
+		const char *shared[] = { "cilium_lb4_services_v2", "cilium_lb4_backends_v3", "cilium_lb4_sk_rnat",
+					 "cilium_events", "cilium_lb4_affinity" };
+
+		for (i = 0; i < 5; i++)
+			CHECK(map_id(bpf_object__find_map_fd_by_name(so, shared[i])) == map_id(lb_fd(&d, shared[i])),
+			      "%s not shared through its pin", shared[i]);
+	}
+	CHECK(sh("ip link set lo up") == 0, "lo up");
+	if (be_put(&d, id_t, htonl(0x7f000001), tport, IPPROTO_TCP, BE_STATE_ACTIVE) ||
+	    be_put(&d, id_u, htonl(0x7f000001), uport, IPPROTO_UDP, BE_STATE_ACTIVE) ||
+	    svc_add(&d, vip, 80, IPPROTO_TCP, 31, SVC_F_CLUSTERIP, 0, 0, &id_t, 1) ||
+	    svc_add(&d, vip, 80, IPPROTO_UDP, 32, SVC_F_CLUSTERIP, 0, 0, &id_u, 1) ||
+	    svc_add(&d, vip_empty, 80, IPPROTO_TCP, 33, SVC_F_CLUSTERIP, 0, 0, NULL, 0)) {
+		CHECK(0, "fill LB maps: %s", strerror(errno));
+		goto out;
+	}
+	if (mkdir(cg, 0755) || (cgfd = open(cg, O_RDONLY | O_DIRECTORY)) < 0) {
+		CHECK(0, "cgroup %s: %s", cg, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(so, progs[i]);
+
+		links[i] = prog ? bpf_program__attach_cgroup(prog, cgfd) : NULL;
+		if (!links[i]) {
+			CHECK(0, "attach %s to %s: %s", progs[i], cg, strerror(errno));
+			goto out;
+		}
+	}
+	REQUIRE(pipe(p) == 0, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		sock_child(procs, p[1], vip, vip_empty, tport, uport);
+	}
+	close(p[1]);
+	p[1] = -1;
+	n = read(p[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d: %s", st, msg);
+
+	ring_buffer__consume(d.rb);
+	for (i = 0; i < d.nev; i++)
+		drops += d.ev[i].type == EVENT_DROP && d.ev[i].subtype == DROP_NO_SERVICE && d.ev[i].daddr == vip_empty &&
+			 d.ev[i].dport == htons(80) && d.ev[i].l4_proto == IPPROTO_TCP;
+	CHECK(drops == 1, "%d DROP_NO_SERVICE events for the empty VIP (%d events)", drops, d.nev);
+	CHECK(metric_packets(&d, DROP_NO_SERVICE, EV_DIR_EGRESS) == 1, "drop metric");
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	for (i = 0; i < 4; i++)
+		if (links[i])
+			bpf_link__destroy(links[i]);
+	if (cgfd >= 0) {
+		close(cgfd);
+		CHECK(rmdir(cg) == 0, "rmdir %s: %s", cg, strerror(errno));
+	}
+	if (so)
+		bpf_object__close(so);
+	if (dp_ok)
+		dp_close(&d);
+	if (mounted) {
+		unpin_all(root);
+		CHECK(umount(root) == 0, "umount %s: %s", root, strerror(errno));
+	}
+	rmdir(root);
+}
+
+#endif
