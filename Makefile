@@ -34,11 +34,11 @@ test-bpf: bpf
 test-unit: build go-tools
 	node scripts/run-tests.mjs
 
-# The README's test command: type-check, datapath tests, then every vitest suite (unit, kernel, CNI, agent).
-# The lab suites on the real control plane run with `make test-lab` (not yet part of `make test`).
-test: build typecheck test-bpf test-unit
+# The README's test command: type-check, datapath tests, every vitest suite (unit, kernel, CNI, agent), then
+# the lab suites on the real control plane.
+test: build typecheck test-bpf test-unit test-lab
 
-# Lab tests (need root and the upstream binaries, built and cached by lab/build-upstream.sh): not in `make test`.
+# Lab tests (need root and the upstream binaries, built from the Go proxy and cached by lab/build-upstream.sh).
 test-lab: build
 	./lab/build-upstream.sh >/dev/null
 	node scripts/run-tests.mjs --config lab/vitest.config.ts
@@ -70,6 +70,11 @@ bench-cni: build go-tools
 
 bench-lab: build go-tools
 	node bench/run.mjs lab
+
+.PHONY: bench-services
+bench-services: build
+	./scripts/build-kube-proxy.sh
+	node bench/services.mjs
 
 clean:
 	rm -rf bin bpf/build
