@@ -87,6 +87,7 @@ describe('chart values', () => {
       'bpf-lb-algorithm': 'include "cilium.lbAlgorithm"',
       'bpf-lb-mode': 'include "cilium.lbMode"',
       'cgroup-root': '.Values.cgroup.hostRoot',
+      devices: 'include "cilium.devices"',
     };
     for (const [key, source] of Object.entries(keyOf)) {
       expect(cm, key).toMatch(new RegExp(`\\n\\s+${key}: `));
@@ -95,7 +96,7 @@ describe('chart values', () => {
     const at = (...path: string[]): unknown => path.reduce<unknown>((o, k) => (isMap(o) ? o[k] : undefined), defaults);
     expect(at('cgroup', 'hostRoot')).toBe('/run/cilium/cgroupv2');
     expect(at('kubeProxyReplacement')).toBe('false');
-    expect([at('nodePort', 'range'), at('loadBalancer', 'algorithm'), at('loadBalancer', 'mode'), at('socketLB', 'enabled')]).toEqual(['', '', '', null]);
+    expect([at('nodePort', 'range'), at('loadBalancer', 'algorithm'), at('loadBalancer', 'mode'), at('socketLB', 'enabled'), at('devices')]).toEqual(['', '', '', null, '']);
     const ds = readFileSync(join(dir, 'cilium/templates/cilium-agent/daemonset.yaml'), 'utf8');
     expect(ds).toMatch(/- name: cilium-cgroup\s+mountPath: \{\{ \.Values\.cgroup\.hostRoot \}\}/);
     expect(ds).toMatch(/- name: cilium-cgroup\s+hostPath:\s+path: \{\{ \.Values\.cgroup\.hostRoot \}\}/);

@@ -56,13 +56,21 @@ Validated, normalised values. Every template reads these helpers instead of the 
 {{- $a -}}
 {{- end -}}
 
-{{/* loadBalancer.mode: "" | snat | dsr | hybrid. */}}
+{{/* loadBalancer.mode: "" | snat | dsr. */}}
 {{- define "cilium.lbMode" -}}
 {{- $m := .Values.loadBalancer.mode | default "" | toString | lower | trim -}}
-{{- if not (has $m (list "" "snat" "dsr" "hybrid")) -}}
-{{- fail (printf "loadBalancer.mode=%q is not valid: use \"snat\", \"dsr\" or \"hybrid\"" $m) -}}
+{{- if not (has $m (list "" "snat" "dsr")) -}}
+{{- fail (printf "loadBalancer.mode=%q is not valid: use \"snat\" or \"dsr\" (hybrid is not supported)" $m) -}}
 {{- end -}}
 {{- $m -}}
+{{- end -}}
+
+{{/* devices: a list or a space/comma separated string of interface names -> "eth0,eth1"; "" when unset. */}}
+{{- define "cilium.devices" -}}
+{{- $d := .Values.devices -}}
+{{- if kindIs "slice" $d -}}{{- join "," $d -}}
+{{- else if not (kindIs "invalid" $d) -}}{{- $d | toString | trim | replace " " "," -}}
+{{- end -}}
 {{- end -}}
 
 {{/* 1.10 `tunnel`: "" | vxlan | geneve | disabled. */}}
