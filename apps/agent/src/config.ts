@@ -61,6 +61,33 @@ export const agentConfigSchema = z
     enableHubble: z.boolean().default(true),
     /** GET /healthz on 127.0.0.1:<port> (plain HTTP, the chart's probes); 0 disables it. */
     agentHealthPort: z.number().int().min(0).max(65535).default(9879),
+    // ---- services / kube-proxy replacement (Cilium's flag names; apps/agent/src/service) ----
+    /** partial mode: the sub-features, each off unless set (true/strict/probe: all on). */
+    enableNodePort: z.boolean().optional(),
+    enableHostPort: z.boolean().optional(),
+    enableExternalIps: z.boolean().optional(),
+    /** Socket LB (bpf_sock on --cgroup-root): `enable-host-reachable-services` (1.10) or `bpf-lb-sock`. */
+    enableHostReachableServices: z.boolean().optional(),
+    bpfLbSock: z.boolean().optional(),
+    enableSessionAffinity: z.boolean().optional(),
+    bpfLbAlgorithm: z.enum(['random', 'maglev']).default('random'),
+    bpfLbMode: z.enum(['snat', 'dsr']).default('snat'),
+    /** NodePort range "min-max" (Cilium: node-port-range, default 30000-32767). */
+    nodePortRange: z
+      .string()
+      .regex(/^\d{1,5}[-,]\d{1,5}$/, 'expected "min-max", e.g. 30000-32767')
+      .refine((v) => {
+        const [a, b] = v.split(/[-,]/).map(Number);
+        return a !== undefined && b !== undefined && a >= 1 && b <= 65535 && a <= b;
+      }, 'expected 1 <= min <= max <= 65535')
+      .default('30000-32767'),
+    bpfLbMaglevHashSeed: z.string().min(4).default('JLfvgnHc2kaSUFaI'),
+    /** cgroup2 directory bpf_sock is attached to (Cilium: cgroup-root). Must be a cgroup2 subtree, never the root. */
+    cgroupRoot: z.string().min(1).default('/run/cilium/cgroupv2'),
+    /** Detach bpf_sock from --cgroup-root when the agent stops (default false: as Cilium, it stays attached). */
+    bpfLbSockDetachOnShutdown: z.boolean().default(false),
+    /** Node devices bpf_host (NodePort, ExternalIPs) is attached to (Cilium: devices). */
+    devices: z.array(z.string().min(1).max(15)).default([]),
   })
   .strict();
 
@@ -157,6 +184,10 @@ export function loadAgentConfig(flags: Record<string, unknown>, configFile?: str
       nodeIp: 'pass --node-ip with this node\'s underlay IPv4 address',
       kubeProxyReplacement: `use one of ${KUBE_PROXY_REPLACEMENT_MODES.join(', ')}`,
       agentHealthPort: 'use a port 1..65535 (0 disables the health endpoint)',
+      bpfLbAlgorithm: 'use --bpf-lb-algorithm random or maglev',
+      bpfLbMode: 'use --bpf-lb-mode snat or dsr',
+      nodePortRange: 'use --node-port-range 30000-32767 (min-max)',
+      devices: 'pass --devices eth0,eth1 (interface names, at most 15 characters)',
     };
     throw new ConfigError(`invalid agent configuration: ${msg}`, hints[where] ?? 'see `cilium-agent --help`');
   }

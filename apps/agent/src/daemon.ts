@@ -23,6 +23,15 @@ import { findNodeAddress, type NodeAddress } from './node/node-address.js';
 import { ensureTunnelDevice, VXLAN_OVERHEAD } from './node/tunnel-device.js';
 import { K8sAgent } from './k8s/k8s-agent.js';
 import { HealthServer } from './k8s/health-server.js';
+// ---- services / kube-proxy replacement ----
+import { join as joinPath } from 'node:path';
+import { probeKernel } from '@cilium-ts/ebpf';
+import { ServiceManager } from './service/service-manager.js';
+import { resolveKubeProxyReplacement, type KprResolution } from './service/kube-proxy-replacement.js';
+import { maglevSeed } from './service/maglev.js';
+import { SocketLb, cgroupRootProblem } from './datapath/socket-lb.js';
+import { HostLb } from './datapath/host-lb.js';
+import { serviceRoutes } from './api/service-routes.js';
 
 interface ControllerStatus {
   successCount: number;
@@ -65,6 +74,11 @@ export class Daemon {
   #k8s: K8sAgent | undefined;
   #health: HealthServer | undefined;
   #started = false;
+  // ---- services / kube-proxy replacement ----
+  #services: ServiceManager | undefined;
+  #kpr: KprResolution | undefined;
+  #socketLb: SocketLb | undefined;
+  #hostLb: HostLb | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -108,6 +122,66 @@ export class Daemon {
   get nodes(): NodeManager {
     if (!this.#nodes) throw new AgentError('AGENT_NOT_STARTED', 'agent not started', 'call start() first', 503);
     return this.#nodes;
+  }
+
+  /** Services -> LB maps (REST /v1/service and the Kubernetes watchers use it). Available after start(). */
+  get services(): ServiceManager {
+    if (!this.#services) throw new AgentError('AGENT_NOT_STARTED', 'agent not started', 'call start() first', 503);
+    return this.#services;
+  }
+
+  /**
+   * Services: decide the kube-proxy replacement features (may refuse the start), restore services from the
+   * pinned maps, attach socket LB to --cgroup-root and bpf_host to --devices.
+   */
+  #startServices(netlink: Netlink): void {
+    const { config, log } = this;
+    const k = probeKernel();
+    const lb = this.datapath.lb;
+    const lbMaps = lb.services !== undefined && lb.backends !== undefined && lb.revNat !== undefined;
+    const sockObject = joinPath(this.datapath.bpfDir, 'bpf_sock.o');
+    const hostObject = joinPath(this.datapath.bpfDir, 'bpf_host.o');
+    const devices = config.devices.map((name) => ({ name, link: netlink.linkByName(name) }));
+    this.#kpr = resolveKubeProxyReplacement(config, {
+      cgroupSockAddr: k.cgroupSockAddr,
+      lruHash: k.lruHash,
+      schedCls: k.schedCls,
+      lbMaps,
+      sockObject: existsSync(sockObject),
+      hostObject: existsSync(hostObject),
+      cgroupRootProblem: cgroupRootProblem(config.cgroupRoot),
+      missingDevices: devices.filter((d) => !d.link).map((d) => d.name),
+    });
+    if (!lbMaps) log.warn({ object: this.datapath.objectPath }, 'the datapath object has no LB maps: services are accepted but not programmed');
+    this.#services = new ServiceManager({
+      maps: lb,
+      nodeName: config.nodeName,
+      algorithm: config.bpfLbAlgorithm,
+      mode: config.bpfLbMode,
+      kpr: this.#kpr.status,
+      log,
+      stateFile: joinPath(config.stateDir, 'services.json'),
+      maglevSeed: maglevSeed(config.bpfLbMaglevHashSeed),
+    });
+    const restored = this.#services.restore();
+    if (restored.services > 0) log.info(restored, 'services restored');
+    const f = this.#kpr.features;
+    if (f.socketLB) {
+      this.#socketLb = new SocketLb({ objectPath: sockObject, pinDir: this.datapath.pinDir, cgroupRoot: config.cgroupRoot, rodata: this.datapath.rodata, log });
+      this.#socketLb.attach();
+    }
+    if (f.nodePort && devices.length > 0) {
+      this.#hostLb = new HostLb({ objectPath: hostObject, pinDir: this.datapath.pinDir, rodata: this.datapath.rodata });
+      this.#hostLb.attach(devices.flatMap((d) => (d.link ? [{ name: d.name, ifindex: d.link.index }] : [])));
+    }
+    log.info({ mode: config.kubeProxyReplacement, features: f, cgroupRoot: f.socketLB ? config.cgroupRoot : undefined, devices: this.#hostLb?.devices }, 'kube-proxy replacement');
+  }
+
+  #stopServices(): void {
+    this.#services?.stop();
+    if (this.config.bpfLbSockDetachOnShutdown) this.#socketLb?.detach();
+    this.#socketLb?.close();
+    this.#hostLb?.close();
   }
 
   get routeMtu(): number {
@@ -174,6 +248,7 @@ export class Daemon {
     const tunnelIfindex = this.#setupRouting(netlink);
     this.datapath.start({ tunnelIfindex });
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
+    this.#startServices(netlink);
     const k8s = this.#k8s;
     this.#endpoints = new EndpointManager({
       datapath: this.datapath,
@@ -256,6 +331,7 @@ export class Daemon {
     await this.#api?.close();
     this.#ring?.stop();
     await this.#observer?.stop();
+    this.#stopServices();
     this.datapath.close();
     this.#netlink?.close();
   }
@@ -294,7 +370,7 @@ export class Daemon {
     const k = this.#k8s?.status();
     return {
       cilium: { state: 'Ok', msg: `agent ${this.config.nodeName} healthy` },
-      'kube-proxy-replacement': { mode: this.config.kubeProxyReplacement },
+      'kube-proxy-replacement': this.#services?.status() ?? { mode: this.config.kubeProxyReplacement },
       ...(k ? { kubernetes: { state: k.state, msg: k.msg, synced: k.synced, informers: k.informers, 'cilium-endpoints': k.ciliumEndpoints, 'cilium-node': k.ciliumNode } } : { kubernetes: { state: 'Disabled', msg: 'not in Kubernetes mode' } }),
       ipam: { ipv4: this.ipam.list().map((a) => a.ip), 'ipv4-allocated': this.ipam.allocated, 'ipv4-capacity': this.ipam.capacity, 'alloc-range': this.ipam.cidr.text },
       'bpf-maps': { maps: [] },
@@ -400,6 +476,7 @@ export class Daemon {
         if (!e) throw new AgentError('ENDPOINT_NOT_FOUND', `endpoint ${params.id} not found`, 'nothing to delete', 404);
         return { status: 200 };
       });
+    serviceRoutes(api, () => this.services);
     return api;
   }
 }

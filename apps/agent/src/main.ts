@@ -32,7 +32,21 @@ const program = new Command('cilium-agent')
   .option('--kube-proxy-replacement <mode>', 'true | false | strict | probe | partial | disabled (reported in /v1/healthz)')
   .option('--enable-hubble [bool]', 'serve Hubble on --hubble-socket-path (default true)', (v: string) => v !== 'false')
   .option('--agent-health-port <port>', 'GET /healthz on 127.0.0.1:<port> (default 9879, 0: off)', (v) => Number(v))
-  .action(async (o: Record<string, string | number | boolean | undefined>) => {
+  // services / kube-proxy replacement (Cilium's flags)
+  .option('--enable-node-port [bool]', 'NodePort services (kube-proxy-replacement=partial; on in true/strict/probe)', (v: string) => v !== 'false')
+  .option('--enable-host-port [bool]', 'HostPort (kube-proxy-replacement=partial)', (v: string) => v !== 'false')
+  .option('--enable-external-ips [bool]', 'ExternalIPs services (kube-proxy-replacement=partial)', (v: string) => v !== 'false')
+  .option('--enable-host-reachable-services [bool]', 'socket LB: bpf_sock on --cgroup-root (kube-proxy-replacement=partial)', (v: string) => v !== 'false')
+  .option('--bpf-lb-sock [bool]', 'socket LB (newer name of --enable-host-reachable-services)', (v: string) => v !== 'false')
+  .option('--enable-session-affinity [bool]', 'sessionAffinity: ClientIP (default on)', (v: string) => v !== 'false')
+  .option('--bpf-lb-algorithm <alg>', 'random (default) | maglev')
+  .option('--bpf-lb-mode <mode>', 'snat (default) | dsr')
+  .option('--node-port-range <range>', 'NodePort range (default 30000-32767)')
+  .option('--bpf-lb-maglev-hash-seed <seed>', 'Maglev hash seed (base64, default as Cilium)')
+  .option('--cgroup-root <dir>', 'cgroup2 directory for socket LB (default /run/cilium/cgroupv2); never the root of the hierarchy')
+  .option('--bpf-lb-sock-detach-on-shutdown [bool]', 'detach bpf_sock from --cgroup-root on shutdown (default false: stays attached)', (v: string) => v !== 'false')
+  .option('--devices <list>', 'node devices for bpf_host (NodePort, ExternalIPs), comma-separated', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .action(async (o: Record<string, string | number | boolean | string[] | undefined>) => {
     let config;
     const unknownKeys: string[] = [];
     try {
@@ -63,6 +77,19 @@ const program = new Command('cilium-agent')
           kubeProxyReplacement: o.kubeProxyReplacement,
           enableHubble: o.enableHubble === undefined ? undefined : o.enableHubble !== false,
           agentHealthPort: o.agentHealthPort,
+          enableNodePort: o.enableNodePort === undefined ? undefined : o.enableNodePort !== false,
+          enableHostPort: o.enableHostPort === undefined ? undefined : o.enableHostPort !== false,
+          enableExternalIps: o.enableExternalIps === undefined ? undefined : o.enableExternalIps !== false,
+          enableHostReachableServices: o.enableHostReachableServices === undefined ? undefined : o.enableHostReachableServices !== false,
+          bpfLbSock: o.bpfLbSock === undefined ? undefined : o.bpfLbSock !== false,
+          enableSessionAffinity: o.enableSessionAffinity === undefined ? undefined : o.enableSessionAffinity !== false,
+          bpfLbAlgorithm: o.bpfLbAlgorithm,
+          bpfLbMode: o.bpfLbMode,
+          nodePortRange: o.nodePortRange,
+          bpfLbMaglevHashSeed: o.bpfLbMaglevHashSeed,
+          cgroupRoot: o.cgroupRoot,
+          bpfLbSockDetachOnShutdown: o.bpfLbSockDetachOnShutdown === undefined ? undefined : o.bpfLbSockDetachOnShutdown !== false,
+          devices: o.devices,
         },
         typeof o.configFile === 'string' ? o.configFile : undefined,
         { configDir: typeof o.configDir === 'string' ? o.configDir : undefined, onUnknownKeys: (k) => unknownKeys.push(...k) },

@@ -10,6 +10,8 @@ import type {
   Endpoint,
   EndpointChangeRequest,
   IpamResponse,
+  Service,
+  ServiceSpec,
   StatusResponse,
 } from './models.js';
 
@@ -134,6 +136,29 @@ export class AgentClient {
   /** `DELETE /v1/endpoint/{id}`: true if deleted, false if it did not exist (404). */
   endpointDelete(id: number | string): Promise<boolean> {
     return this.deleteOrAbsent(`/v1/endpoint/${endpointPath(id)}`, `delete endpoint ${id}`);
+  }
+
+  /** `GET /v1/service` */
+  serviceList(): Promise<Service[]> {
+    return this.json<Service[]>('GET', '/v1/service', 'list services');
+  }
+
+  /** `GET /v1/service/{id}`, undefined on 404. */
+  async serviceGet(id: number): Promise<Service | undefined> {
+    const op = `get service ${id}`;
+    const r = await this.raw('GET', `/v1/service/${id}`, op);
+    if (r.status === 404) return undefined;
+    return parseOk<Service>(op, r);
+  }
+
+  /** `PUT /v1/service/{id}`: create or update the service of the spec's frontend. */
+  servicePut(id: number, spec: ServiceSpec): Promise<Service> {
+    return this.json<Service>('PUT', `/v1/service/${id}`, `upsert service ${id}`, spec);
+  }
+
+  /** `DELETE /v1/service/{id}`: true if deleted, false if it did not exist (404). */
+  serviceDelete(id: number): Promise<boolean> {
+    return this.deleteOrAbsent(`/v1/service/${id}`, `delete service ${id}`);
   }
 
   private async deleteOrAbsent(path: string, op: string): Promise<boolean> {

@@ -13,6 +13,20 @@ import {
   endpointKeyCodec,
   tunnelKeyCodec,
   tunnelValueCodec,
+  MAP_LB4_AFFINITY,
+  MAP_LB4_BACKENDS,
+  MAP_LB4_MAGLEV,
+  MAP_LB4_REVERSE_NAT,
+  MAP_LB4_SERVICES,
+  lb4AffinityKeyCodec,
+  lb4BackendCodec,
+  lb4KeyCodec,
+  lb4MaglevCodec,
+  lb4ReverseNatCodec,
+  lb4ServiceCodec,
+  lbAffinityValCodec,
+  u16KeyCodec,
+  u32KeyCodec,
   type CtEntry,
   type CtKey4,
   type EndpointInfo,
@@ -22,6 +36,7 @@ import {
 } from '@cilium-ts/api';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { LbMaps } from '../service/service-manager.js';
 
 export const PROG_FROM_CONTAINER = 'cil_from_container';
 export const PROG_TO_CONTAINER = 'cil_to_container';
@@ -54,6 +69,8 @@ export class Datapath {
   ct!: TypedMap<CtKey4, CtEntry>;
   events!: BpfMap;
   metrics!: BpfMap;
+  /** The service LB maps bpf_lxc.o declares (empty when the object has none of them). */
+  lb: LbMaps = {};
 
   constructor(private readonly opts: DatapathOptions) {
     this.pinDir = join(opts.bpfRoot, 'tc', 'globals');
@@ -101,11 +118,33 @@ export class Datapath {
       this.events = obj.map(MAP_EVENTS);
       this.metrics = obj.map(MAP_METRICS);
       this.tunnel = obj.map(MAP_TUNNEL).typed(tunnelKeyCodec, tunnelValueCodec);
+      this.lb = Datapath.openLbMaps(obj);
     } catch (e) {
       obj.close();
       throw e;
     }
     this.#obj = obj;
+  }
+
+  /** The LB maps of a loaded object that has them (a missing one is left out, never faked). */
+  static openLbMaps(obj: BpfObject): LbMaps {
+    const names = new Set(obj.mapNames());
+    const lb: LbMaps = {};
+    if (names.has(MAP_LB4_SERVICES)) lb.services = obj.map(MAP_LB4_SERVICES).typed(lb4KeyCodec, lb4ServiceCodec);
+    if (names.has(MAP_LB4_BACKENDS)) lb.backends = obj.map(MAP_LB4_BACKENDS).typed(u32KeyCodec, lb4BackendCodec);
+    if (names.has(MAP_LB4_REVERSE_NAT)) lb.revNat = obj.map(MAP_LB4_REVERSE_NAT).typed(u16KeyCodec, lb4ReverseNatCodec);
+    if (names.has(MAP_LB4_MAGLEV)) lb.maglev = obj.map(MAP_LB4_MAGLEV).typed(u16KeyCodec, lb4MaglevCodec);
+    if (names.has(MAP_LB4_AFFINITY)) lb.affinity = obj.map(MAP_LB4_AFFINITY).typed(lb4AffinityKeyCodec, lbAffinityValCodec);
+    return lb;
+  }
+
+  /** The loaded bpf_lxc object (after start()), e.g. for the socket LB to share its pin root. */
+  get rodata(): Record<string, number> {
+    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex };
+  }
+
+  get bpfDir(): string {
+    return this.opts.bpfDir;
   }
 
   /** Attaches (or atomically replaces) both programs on a host-side veth. */
@@ -152,5 +191,6 @@ export class Datapath {
     this.#overlayObj = undefined;
     this.#obj?.close();
     this.#obj = undefined;
+    this.lb = {};
   }
 }

@@ -46,8 +46,8 @@ export type KubeProxyReplacementMode = (typeof KUBE_PROXY_REPLACEMENT_MODES)[num
 const ACCEPTED_IGNORED = new Set([
   'identity-allocation-mode', 'cluster-id', 'prometheus-serve-addr', 'operator-api-serve-addr', 'operator-prometheus-serve-addr',
   'enable-metrics', 'auto-direct-node-routes', 'ipv4-native-routing-cidr', 'native-routing-cidr', 'enable-ipv4-masquerade',
-  'enable-bpf-masquerade', 'kube-proxy-replacement-healthz-bind-address', 'enable-host-reachable-services',
-  'host-reachable-services-protos', 'enable-node-port', 'enable-external-ips', 'enable-host-port', 'enable-policy',
+  'enable-bpf-masquerade', 'kube-proxy-replacement-healthz-bind-address',
+  'host-reachable-services-protos', 'enable-policy',
   'monitor-aggregation-interval', 'monitor-aggregation-flags', 'hubble-disable-tls',
   'hubble-metrics-server', 'hubble-metrics', 'cni-exclusive', 'cni-log-file', 'identity-gc-interval',
   'identity-heartbeat-timeout', 'cilium-endpoint-gc-interval', 'endpoint-gc-interval', 'leader-election-namespace',
@@ -171,6 +171,9 @@ export function configMapToSettings(map: Record<string, string>): ConfigDirResul
         s['kubeProxyReplacement'] = m;
         break;
       }
+      case 'devices':
+        s['devices'] = v.split(/[\s,]+/).filter(Boolean);
+        break;
       case 'enable-hubble':
         s['enableHubble'] = bool(key, v);
         break;
