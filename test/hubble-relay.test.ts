@@ -14,6 +14,7 @@ import { addNetns, delNetns, uniqueName } from './lib/netns.js';
 import { HUBBLE_BIN, TestNode, Underlay, type TestPod } from './lib/node-harness.js';
 
 const RELAY_BIN = join(REPO_ROOT, 'bin', 'hubble-relay');
+const UI_BIN = join(REPO_ROOT, 'bin', 'hubble-ui');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
@@ -62,19 +63,21 @@ function status(netnsPath: string, server: string): StatusJson {
   return JSON.parse(r.stdout) as StatusJson;
 }
 
+/** bin/hubble-relay serve (or another of our binaries) in a netns, its output in a temp log. */
 class Relay {
   proc: ChildProcess | undefined;
   readonly log: string;
   constructor(
     readonly netnsPath: string,
     readonly args: string[],
+    readonly argv0: string[] = [RELAY_BIN, 'serve'],
   ) {
     this.log = join(tmpdir(), `hubble-relay-${uniqueName('')}.log`);
   }
   start(): void {
     const fd = openSync(this.log, 'a');
     // nsenter exec()s node: the pid is the relay's
-    this.proc = spawn('nsenter', [`--net=${this.netnsPath}`, process.execPath, RELAY_BIN, 'serve', ...this.args], { stdio: ['ignore', fd, fd] });
+    this.proc = spawn('nsenter', [`--net=${this.netnsPath}`, process.execPath, ...this.argv0, ...this.args], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
   }
   tail(): string {
@@ -213,6 +216,43 @@ describe('hubble-relay over two agents', () => {
     });
     const nodes = new Set(observe(n1.netnsPath, '127.0.0.1:4246').map((x) => x.flow?.node_name));
     expect(nodes).toEqual(new Set([n1.netnsName, n2.netnsName]));
+  });
+
+  it('hubble-ui (backend + frontend) serves the page and flows of both nodes from the relay', async () => {
+    const backend = new Relay(relayNsPath, ['--port', '38090', '--flows-api-addr', RELAY], [UI_BIN, 'backend']);
+    const frontend = new Relay(relayNsPath, ['--port', '38081', '--backend', 'http://127.0.0.1:38090'], [UI_BIN]);
+    backend.start();
+    frontend.start();
+    const curl = (path: string): { code: string; body: string } => {
+      const r = spawnSync('nsenter', [`--net=${relayNsPath}`, 'curl', '-sS', '--max-time', '20', '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:38081${path}`], { encoding: 'utf8', timeout: 30_000 });
+      const lines = (r.stdout ?? '').split('\n');
+      const code = lines.pop() ?? '';
+      return { code, body: lines.join('\n') };
+    };
+    try {
+      await until('hubble-ui /healthz', () => curl('/healthz').code === '200');
+      const page = curl('/');
+      expect(page.code).toBe('200');
+      expect(page.body).toContain('<title>Hubble UI</title>');
+      traffic(n1, 'ui-1');
+      traffic(n2, 'ui-2');
+      const flows = await until('both nodes in /api/flows', () => {
+        const r = curl('/api/flows?last=500');
+        if (r.code !== '200') return undefined;
+        const l = (JSON.parse(r.body) as { flows: Array<{ node: string; source: { ip: string }; destination: { ip: string; name: string }; destinationPort?: number; verdict: string; protocol: string }> }).flows;
+        return l.some((f) => f.node === n1.netnsName) && l.some((f) => f.node === n2.netnsName) ? l : undefined;
+      });
+      const [, s2] = pods[n2.netnsName]!;
+      expect(flows.some((f) => f.node === n2.netnsName && f.destination.ip === s2.ip && f.destinationPort === 7300 && f.protocol === 'TCP' && f.verdict === 'FORWARDED')).toBe(true);
+      const st = curl('/api/status');
+      expect(st.code).toBe('200');
+      const j = JSON.parse(st.body) as { numConnectedNodes: number; nodes: Array<{ name: string; state: string }> };
+      expect(j.numConnectedNodes).toBe(2);
+      expect(j.nodes.map((x) => [x.name, x.state]).sort()).toEqual([[n1.netnsName, 'NODE_CONNECTED'], [n2.netnsName, 'NODE_CONNECTED']].sort());
+      expect(curl('/api/flows?last=0').code).toBe('400');
+    } finally {
+      await Promise.all([backend.stop(), frontend.stop()]);
+    }
   });
 
   it('reports a node whose agent died as unavailable and keeps serving the other', async () => {
