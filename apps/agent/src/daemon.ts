@@ -279,7 +279,8 @@ export class Daemon {
     const nodes = this.#nodes;
     if (k8s) {
       // CiliumNodes are the source of remote nodes (the first listing marks the NodeManager synced).
-      await k8s.attach({ nodes, endpoints: this.#endpoints });
+      // ... and Services / EndpointSlices / this node's hostPorts feed the ServiceManager (bulk, then deltas).
+      await k8s.attach({ nodes, endpoints: this.#endpoints, services: this.#services });
     } else if (config.remoteNodesFile !== undefined) {
       this.#nodesFile = new RemoteNodesFile(config.remoteNodesFile, (list) => nodes.replaceAll(list), log);
       nodes.replaceAll(this.#nodesFile.start());
