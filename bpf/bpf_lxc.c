@@ -21,6 +21,7 @@
 #include "lib/conntrack.h"
 #include "lib/tunnel.h"
 #include "lib/lb.h"
+#include "lib/fib.h"
 
 static __always_inline int is_tracked_l4(__u8 proto)
 {
@@ -28,11 +29,16 @@ static __always_inline int is_tracked_l4(__u8 proto)
 }
 
 /* No backend for a frontend (or a failed rewrite): a drop that is a flow and
- * a metric. */
+ * a metric. With no backend, the pod also gets an ICMP port unreachable from
+ * the frontend, so its connect()/send() fails at once (ECONNREFUSED). */
 static __always_inline int lb4_drop_no_service(struct __sk_buff *skb, int reason, const struct pkt4 *p,
 					       const struct ev_eps *eps)
 {
-	return send_drop(skb, reason, EV_DIR_EGRESS, p, eps);
+	int verdict = send_drop(skb, reason, EV_DIR_EGRESS, p, eps);
+
+	if (reason == DROP_NO_SERVICE && lb4_icmp_unreach(skb, p) == 0)
+		return bpf_redirect(skb->ifindex, 0);
+	return verdict;
 }
 
 static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
@@ -41,6 +47,7 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	struct ev_eps eps = {};
 	struct ct_result res = {};
 	struct lb4_ctx lc;
+	int rev_natted = 0;
 	struct endpoint_info *src, *dst;
 	struct tunnel_value *tv;
 	void *data, *data_end;
@@ -89,6 +96,7 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 		ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+		rev_natted = 1;
 	}
 
 	if (!dst) {
@@ -98,6 +106,11 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 			if (tv)
 				goto to_overlay;
 		}
+		/* A local backend answering a NodePort/ExternalIP client:
+		 * the source may now be the node's own address, which the
+		 * stack would drop as a martian: forward it ourselves. */
+		if (rev_natted)
+			goto to_fib;
 		goto to_stack;
 	}
 
@@ -138,6 +151,15 @@ to_overlay:
 		send_trace(skb, TRACE_TO_OVERLAY, res.ev_state, EV_DIR_EGRESS, &p, &eps);
 	return bpf_redirect(TUNNEL_IFINDEX, 0);
 
+to_fib:
+	ret = fib_redirect4(skb, &p, skb->ifindex);
+	if (ret >= 0) {
+		update_metrics(len, EV_DIR_EGRESS, 0);
+		if (res.report)
+			send_trace(skb, TRACE_TO_STACK, res.ev_state, EV_DIR_EGRESS, &p, &eps);
+		return ret;
+	}
+	/* no route: let the stack try */
 to_stack:
 	update_metrics(len, EV_DIR_EGRESS, 0);
 	if (res.report)

@@ -27,6 +27,22 @@
 #include "lb_hash.h"
 #include "conntrack.h"
 
+/*
+ * Read-only globals, set by the agent at load time:
+ *   NODE_IP       this node's IPv4 on its underlay device (network order):
+ *                 NodePort SNAT source (bpf_host), the address NodePort
+ *                 wildcard frontends (lb4_reverse_nat.address 0) reverse-NAT
+ *                 to, and the address bpf_host matches the wildcard row for.
+ *                 0: unknown (wildcard rows then only rewrite the port back).
+ *   LB_ALGORITHM  LB_ALG_RANDOM (default): Maglev only for services flagged
+ *                 SVC_F2_MAGLEV; LB_ALG_MAGLEV: every service that has a
+ *                 Maglev table uses it (loadBalancer.algorithm=maglev).
+ */
+#define LB_ALG_RANDOM 0
+#define LB_ALG_MAGLEV 1
+const volatile __u32 NODE_IP = 0;
+const volatile __u32 LB_ALGORITHM = LB_ALG_RANDOM;
+
 /* Slots looked at (from a random one on) for an ACTIVE backend. */
 #define LB_SELECT_TRIES 32
 
@@ -80,7 +96,7 @@ static __always_inline __u32 lb4_pick_backend(const struct lb4_key *key, const s
 
 	if (!count)
 		return 0;
-	if (svc->flags2 & SVC_F2_MAGLEV) {
+	if ((svc->flags2 & SVC_F2_MAGLEV) || LB_ALGORITHM == LB_ALG_MAGLEV) {
 		__u16 idx = svc->rev_nat_index;
 		struct lb4_maglev *lut = bpf_map_lookup_elem(&cilium_lb4_maglev, &idx);
 
@@ -204,7 +220,69 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct pkt4 *p, __
 		return 0;       /* the service is gone: nothing to translate back to */
 	/* address 0: a NodePort wildcard, whose address is the node's (bpf_host
 	 * translates those itself); keep the port translation only. */
-	return lb4_xlate(skb, p, 1, rn->address ? rn->address : p->saddr, rn->port);
+	return lb4_xlate(skb, p, 1, rn->address ? rn->address : (NODE_IP ? NODE_IP : p->saddr), rn->port);
+}
+
+static __always_inline __u16 csum_fold32(__s64 sum)
+{
+	__u32 c = (__u32)sum;
+
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	return (__u16)~c;
+}
+
+/*
+ * Turns the packet into an ICMP destination unreachable / port unreachable
+ * from its destination (the frontend) back to its source, quoting its IPv4
+ * header and first 8 L4 bytes, MACs swapped: the client's connect() or
+ * send() fails at once (ECONNREFUSED) instead of timing out. The caller
+ * redirects it back out of the interface it came in on.
+ * Returns 0, or -1 if the packet cannot be answered (IP options, rewrite failed).
+ */
+struct lb4_icmp_frame {
+	__u16 align;            /* not sent: puts the IPv4 header on a 4-byte boundary */
+	__u8  eth_dst[ETH_ALEN];
+	__u8  eth_src[ETH_ALEN];
+	__u16 eth_proto;
+	struct iphdr ip;
+	struct icmphdr icmp;
+	struct iphdr orig_ip;
+	__u8  orig_l4[8];
+} __attribute__((packed));
+
+static __always_inline int lb4_icmp_unreach(struct __sk_buff *skb, const struct pkt4 *p)
+{
+	struct lb4_icmp_frame f = {};
+	__s64 sum;
+
+	if (p->l4_off != ETH_HLEN + sizeof(struct iphdr))
+		return -1;
+	if (bpf_skb_load_bytes(skb, 0, f.eth_src, ETH_ALEN) < 0 ||
+	    bpf_skb_load_bytes(skb, ETH_ALEN, f.eth_dst, ETH_ALEN) < 0 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &f.orig_ip, sizeof(f.orig_ip) + sizeof(f.orig_l4)) < 0)
+		return -1;
+	f.eth_proto = bpf_htons(ETH_P_IP);
+	f.ip.version = 4;
+	f.ip.ihl = 5;
+	f.ip.tot_len = bpf_htons(sizeof(f) - 2 - ETH_HLEN);
+	f.ip.ttl = 64;
+	f.ip.protocol = IPPROTO_ICMP;
+	f.ip.saddr = p->daddr;
+	f.ip.daddr = p->saddr;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)((__u8 *)&f + offsetof(struct lb4_icmp_frame, ip)), sizeof(f.ip), 0);
+	f.ip.check = csum_fold32(sum);
+	f.icmp.type = ICMP_DEST_UNREACH;
+	f.icmp.code = 3;        /* port unreachable */
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)((__u8 *)&f + offsetof(struct lb4_icmp_frame, icmp)),
+			    sizeof(f.icmp) + sizeof(f.orig_ip) + sizeof(f.orig_l4), 0);
+	f.icmp.checksum = csum_fold32(sum);
+
+	if (bpf_skb_change_tail(skb, sizeof(f) - 2, 0) < 0)
+		return -1;
+	if (bpf_skb_store_bytes(skb, 0, (__u8 *)&f + 2, sizeof(f) - 2, 0) < 0)
+		return -1;
+	return 0;
 }
 
 /* What lb4_local decided, for lb4_ct_svc_commit. */

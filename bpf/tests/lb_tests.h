@@ -248,7 +248,46 @@ static void test_lb_reverse_nat(void)
 	bpf_object__close(ov);
 }
 
-/* A frontend with no backend: DROP_NO_SERVICE (a flow and a metric), no CT. */
+/* Checks that r is the ICMP port unreachable answering pkt (from the
+ * frontend back to the client, MACs swapped, quoting pkt's IPv4 header). */
+static int icmp_unreach_ok(const struct run *r, const uint8_t *pkt, char *why, size_t wl)
+{
+	const uint8_t *ip = r->out + 14, *icmp = ip + 20;
+
+	if (r->out_len != 14 + 20 + 8 + 28)
+		return snprintf(why, wl, "length %u", r->out_len), 0;
+	if (memcmp(r->out, pkt + 6, 6) || memcmp(r->out + 6, pkt, 6))
+		return snprintf(why, wl, "MACs not swapped"), 0;
+	if (ip[9] != IPPROTO_ICMP || memcmp(ip + 12, pkt + 14 + 16, 4) || memcmp(ip + 16, pkt + 14 + 12, 4))
+		return snprintf(why, wl, "IP header: proto %u", ip[9]), 0;
+	if (!ipv4_csum_ok(r->out) || csum_fold(csum_add(0, icmp, 36)) != 0)
+		return snprintf(why, wl, "checksums"), 0;
+	if (icmp[0] != 3 || icmp[1] != 3 || memcmp(icmp + 8, pkt + 14, 28))
+		return snprintf(why, wl, "ICMP %u/%u or quote", icmp[0], icmp[1]), 0;
+	return 1;
+}
+
+/* Runs pkt from pod A and expects DROP_NO_SERVICE (event + metric) with the
+ * ICMP answer redirected back to A. */
+static void expect_no_service(const uint8_t *pkt, size_t len)
+{
+	uint64_t before = metric_packets(&D, DROP_NO_SERVICE, EV_DIR_EGRESS);
+	char why[128] = "";
+	struct run r;
+
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT, "ret %d, want the ICMP answer redirected", r.ret);
+	CHECK(icmp_unreach_ok(&r, pkt, why, sizeof(why)), "ICMP answer: %s", why);
+	REQUIRE(D.nev == 1, "%d events, want one drop", D.nev);
+	CHECK(D.ev[0].type == EVENT_DROP && D.ev[0].subtype == DROP_NO_SERVICE && D.ev[0].dir == EV_DIR_EGRESS &&
+	      D.ev[0].ifindex == (uint32_t)if_a && D.ev[0].len == len, "drop event %u/%u", D.ev[0].type,
+	      D.ev[0].subtype);
+	CHECK(metric_packets(&D, DROP_NO_SERVICE, EV_DIR_EGRESS) == before + 1, "drop metric");
+}
+
+/* A frontend with no backend: DROP_NO_SERVICE (a flow and a metric), no CT,
+ * and an ICMP port unreachable to the client (TCP and UDP). */
 static void test_lb_no_backend(void)
 {
 	uint8_t pkt[PKT_MAX];
@@ -257,12 +296,17 @@ static void test_lb_no_backend(void)
 	size_t len;
 
 	REQUIRE(svc_add(&D, VIP(14), 80, IPPROTO_TCP, 16, SVC_F_CLUSTERIP, 0, 0, NULL, 0) == 0, "service");
+	REQUIRE(svc_add(&D, VIP(14), 53, IPPROTO_UDP, 21, SVC_F_CLUSTERIP, 0, 0, NULL, 0) == 0, "service");
 	len = build_pkt(pkt, &o);
-	expect_drop(D.from_fd, pkt, len, if_a, DROP_NO_SERVICE, EV_DIR_EGRESS);
+	expect_no_service(pkt, len);
 	CHECK(D.nev == 1 && D.ev[0].daddr == VIP(14) && D.ev[0].dport == htons(80) && D.ev[0].src_ep == EP_A,
 	      "drop event names the frontend");
 	CHECK(ct_svc_get(&D, IP_A, VIP(14), 48000, 80, IPPROTO_TCP, &e) == -ENOENT, "service entry created");
 	CHECK(ct_get(&D, IP_A, VIP(14), 48000, 80, IPPROTO_TCP, &e) == -ENOENT, "CT entry created");
+	o = (struct pkt_opts){ .smac = MAC_A, .dmac = NODE_MAC_A, .saddr = IP_A, .daddr = VIP(14),
+			       .proto = IPPROTO_UDP, .sport = 5300, .dport = 53, .payload_len = 40 };
+	len = build_pkt(pkt, &o);
+	expect_no_service(pkt, len);
 }
 
 /* A terminating backend keeps its connections and gets no new ones. */
@@ -307,8 +351,7 @@ static void test_lb_terminating(void)
 	REQUIRE(lb_send(tcp_a_to(VIP(15), 49001, 80, TCP_ACK), &r) == 0, "test run");
 	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B, "established with count 0: ret %d", r.ret);
 	REQUIRE(lb_send(tcp_a_to(VIP(15), 49100, 80, TCP_SYN), &r) == 0, "test run");
-	CHECK(r.ret == TC_ACT_SHOT && D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "new with count 0: ret %d",
-	      r.ret);
+	CHECK(D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "new with count 0: ret %d", r.ret);
 }
 
 /* sessionAffinity ClientIP: every connection of a client on one backend,
@@ -426,8 +469,7 @@ static void test_lb_scope_int(void)
 	v.count = 0;
 	REQUIRE(bpf_map_update_elem(fd, &k, &v, BPF_ANY) == 0, "INT master");
 	REQUIRE(lb_send(tcp_a_to(VIP(18), 52001, 80, TCP_SYN), &r) == 0, "test run");
-	CHECK(r.ret == TC_ACT_SHOT && D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "iTP=Local without local: %d",
-	      r.ret);
+	CHECK(D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "iTP=Local without local: %d", r.ret);
 }
 
 /* ------------------------------------------------------- socket LB, live */
