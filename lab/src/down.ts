@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listNetns } from '@cilium-ts/netlink';
+import { removeHostPaths } from './host-paths.js';
 import { releaseIndex } from './index-claim.js';
 import { checkLabName, labDir } from './layout.js';
 import { deleteNetnsList } from './network.js';
@@ -150,5 +151,6 @@ export async function down(o: DownOptions): Promise<boolean> {
   }
   rmSync(dir, { recursive: true, force: true });
   releaseIndex(o.name);
+  removeHostPaths(o.log);
   return true;
 }

@@ -101,3 +101,17 @@ describe('cgroup limits and probes', () => {
     expect(probeArgv({ httpGet: { port: 'nope' } }, t)).toMatch(/not found/);
   });
 });
+
+describe('host mount points', () => {
+  it('records the mount points it creates on the host; down of the last lab parses them back', async () => {
+    const { parseHostPaths, HOST_PATHS_LOG } = await import('../host-paths.js');
+    const s = launchScript({ cgroupDirs: [], mounts: [{ source: '/s/d', target: '/etc/cni/net.d', readOnly: false, file: false }, { source: '/s/f', target: '/etc/x/f.conf', readOnly: false, file: true }] });
+    expect(s).toContain(`[ -d '/etc/cni/net.d' ] || mkdir -pv '/etc/cni/net.d' >> '${HOST_PATHS_LOG}'`);
+    expect(s).toContain(`echo "created file "'/etc/x/f.conf' >> '${HOST_PATHS_LOG}'`);
+    expect(parseHostPaths("mkdir: created directory '/etc/cni'\nmkdir: created directory '/etc/cni/net.d'\ncreated file /etc/x/f.conf\n")).toEqual([
+      { path: '/etc/cni', file: false },
+      { path: '/etc/cni/net.d', file: false },
+      { path: '/etc/x/f.conf', file: true },
+    ]);
+  });
+});

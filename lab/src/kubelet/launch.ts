@@ -7,7 +7,8 @@
  * everything): mounts made on the host later, such as new pod netns under /run/netns, show up inside
  * (an agent serving CNI calls in-process opens them), and nothing mounted inside leaks out. Also the hostPath mapping of a lab node. Pure.
  */
-import { join, normalize } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
+import { HOST_PATHS_LOG } from '../host-paths.js';
 
 export interface BindMount {
   source: string;
@@ -21,16 +22,21 @@ export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+const HOST_PATHS_LOG_Q = shQuote(HOST_PATHS_LOG);
+
 /** The sh prelude: join cgroups, bind mounts (parents first), cd, exec "$@". */
 export function launchScript(o: { cgroupDirs: string[]; mounts: BindMount[]; workingDir?: string | undefined; hostname?: string | undefined; readyFile?: string | undefined }): string {
   const lines = ['set -e'];
   if (o.hostname) lines.push(`hostname ${shQuote(o.hostname)}`);
   for (const d of o.cgroupDirs) lines.push(`echo $$ > ${shQuote(join(d, 'cgroup.procs'))}`);
   const mounts = [...o.mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length);
+  if (mounts.length > 0) lines.push(`mkdir -p ${shQuote(dirname(HOST_PATHS_LOG))}`);
   for (const m of mounts) {
     const t = shQuote(m.target);
-    if (m.file) lines.push(`[ -e ${t} ] || { mkdir -p "$(dirname ${t})"; : > ${t}; }`);
-    else lines.push(`[ -d ${t} ] || mkdir -p ${t}`);
+    // Mount points missing on the host are created there (the filesystem is shared) and recorded, so that
+    // `cilium-lab down` of the last lab removes them again (lab/src/host-paths.ts).
+    if (m.file) lines.push(`[ -e ${t} ] || { mkdir -pv "$(dirname ${t})" >> ${HOST_PATHS_LOG_Q}; : > ${t}; echo "created file "${t} >> ${HOST_PATHS_LOG_Q}; }`);
+    else lines.push(`[ -d ${t} ] || mkdir -pv ${t} >> ${HOST_PATHS_LOG_Q}`);
     lines.push(`mount --bind ${shQuote(m.source)} ${t}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
   }
