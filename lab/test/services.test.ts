@@ -9,6 +9,7 @@
 // at once (curl: connection refused, not a timeout) and the drop is a Hubble flow; the nodes' iptables and
 // nftables hold no service rules. Needs root, bin/ and the upstream binaries (lab/build-upstream.sh).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readState } from '../src/state.js';
@@ -197,6 +198,9 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     run(join(upstreamBin, 'helm'), [
       'install', 'cilium', join(root, 'install/kubernetes/cilium'), '-n', 'kube-system', '-f', join(root, 'install/kubernetes/values-lab.yaml'),
       '--set', `k8sServiceHost=${env['LAB_API_HOST']}`, '--set', `k8sServicePort=${env['LAB_API_PORT']}`, '--set', 'kubeProxyReplacement=true',
+      // bpf_host on the node's underlay device serves NodePort / ExternalIPs / LB from other nodes (the agent
+      // refuses --devices in true mode without bpf_host.o, so only with a build that has it)
+      ...(existsSync(join(root, 'bpf', 'build', 'bpf_host.o')) ? ['--set', 'devices=eth0'] : []),
     ]);
     installed = true;
     await waitFor('2 agent pods Ready', () => podsReady('kube-system', 'k8s-app=cilium', 2), 300_000);
