@@ -270,4 +270,11 @@ describe('hubble-relay over two agents', () => {
     });
     expect(lines.every((x) => x.flow?.node_name !== n2.netnsName)).toBe(true);
   });
+
+  it('takes the node back once its agent is up again', async () => {
+    await n2.restartAgent();
+    await until('relay: 2 connected nodes again', () => status(relayNsPath, RELAY).num_connected_nodes === 2);
+    traffic(n2, 'back-again');
+    await until('node 2 flows again', () => observe(relayNsPath, RELAY).some((x) => x.flow?.node_name === n2.netnsName));
+  });
 });

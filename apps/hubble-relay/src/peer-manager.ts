@@ -98,6 +98,17 @@ export class PeerManager extends EventEmitter {
     return Promise.all(this.list().map((p) => this.check(p)));
   }
 
+  /**
+   * Checks every peer but waits at most `maxWaitMs`: a peer that has not answered by then keeps its last
+   * known state (a black-holed address must not make ServerStatus slower than its clients' deadlines).
+   */
+  async checkAllWithin(maxWaitMs: number): Promise<Peer[]> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.checkAll(), new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    clearTimeout(timer);
+    return this.list();
+  }
+
   #upsert(name: string, address: string): void {
     const prev = this.#peers.get(name);
     if (prev && prev.address === address) return;

@@ -32,6 +32,9 @@ import { RelayError } from './relay-error.js';
 
 export const RELAY_VERSION = 'cilium-ts 0.1.0';
 
+/** ServerStatus/GetNodes wait this long for fresh answers from the peers, then use the last known state. */
+const STATUS_WAIT_MS = 2000;
+
 export interface RelayServerOptions {
   peers: PeerManager;
   sortBufferLenMax: number;
@@ -142,7 +145,7 @@ export class RelayServer {
   }
 
   async serverStatus(): Promise<ServerStatusResponse> {
-    const peers = await this.o.peers.checkAll();
+    const peers = await this.o.peers.checkAllWithin(STATUS_WAIT_MS);
     const up = peers.filter((p) => p.state === NodeState.NODE_CONNECTED && p.status);
     const down = peers.filter((p) => !(p.state === NodeState.NODE_CONNECTED && p.status));
     const sum = (f: (s: ServerStatusResponse) => bigint): bigint => up.reduce((a, p) => a + f(p.status!), 0n);
@@ -160,7 +163,7 @@ export class RelayServer {
   }
 
   async nodes(): Promise<GetNodesResponse> {
-    const peers = await this.o.peers.checkAll();
+    const peers = await this.o.peers.checkAllWithin(STATUS_WAIT_MS);
     return create(GetNodesResponseSchema, {
       nodes: peers.map((p) => {
         const s = p.state === NodeState.NODE_CONNECTED ? p.status : undefined;
