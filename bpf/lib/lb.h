@@ -308,26 +308,13 @@ static __always_inline int lb4_is_new_tcp(const struct pkt4 *p)
  * Returns 0 (lc->rev_nat_index != 0 if translated) or a DROP_* reason
  * (DROP_NO_SERVICE: the frontend has no usable backend).
  */
-static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, struct lb4_ctx *lc)
+/* lb4_local once the frontend is known (key: its master row's key). */
+static __always_inline int lb4_svc_xlate(struct __sk_buff *skb, struct pkt4 *p, struct lb4_ctx *lc,
+					 const struct lb4_key *key, const struct lb4_service *svc)
 {
-	struct lb4_key key = {};
-	struct lb4_service *svc;
 	struct lb4_backend *be = NULL;
 	struct ct_entry *se;
 	__u32 id = 0;
-
-	lc->rev_nat_index = 0;
-	lc->se = NULL;
-	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
-		return 0;
-	if (unlikely(p->frag == PKT4_FRAG_LATER))
-		return 0;
-	key.address = p->daddr;
-	key.dport = p->dport;
-	key.proto = p->proto;
-	svc = lb4_lookup_service(&key, 1);
-	if (likely(!svc))
-		return 0;
 
 	lc->skey.saddr = p->saddr;
 	lc->skey.daddr = p->daddr;
@@ -344,7 +331,7 @@ static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, stru
 			be = NULL;      /* port reuse: a new connection, not to a backend on its way out */
 	}
 	if (!be) {
-		id = lb4_select_backend(&key, svc,
+		id = lb4_select_backend(key, svc,
 					lb4_hash_tuple(p->saddr, p->daddr, p->sport, p->dport, p->proto),
 					p->saddr, 0);
 		be = lb4_lookup_backend(id);
@@ -355,6 +342,26 @@ static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, stru
 	lc->backend_id = id;
 	lc->rev_nat_index = svc->rev_nat_index;
 	return lb4_xlate(skb, p, 0, be->address, be->port);
+}
+
+static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, struct lb4_ctx *lc)
+{
+	struct lb4_key key = {};
+	struct lb4_service *svc;
+
+	lc->rev_nat_index = 0;
+	lc->se = NULL;
+	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
+		return 0;
+	if (unlikely(p->frag == PKT4_FRAG_LATER))
+		return 0;
+	key.address = p->daddr;
+	key.dport = p->dport;
+	key.proto = p->proto;
+	svc = lb4_lookup_service(&key, 1);
+	if (likely(!svc))
+		return 0;
+	return lb4_svc_xlate(skb, p, lc, &key, svc);
 }
 
 /* After the regular CT of the translated packet: create or refresh the

@@ -51,6 +51,8 @@ static const char *obj_path = "build/bpf_lxc.o";
 static char overlay_path[512] = "build/bpf_overlay.o";
 /* TUNNEL_IFINDEX for the next dp_open (0: leave the default, tunnel off). */
 static uint32_t open_tunnel_ifindex;
+/* NODE_IP for every dp_open (network order; 0: leave the default). */
+static uint32_t open_node_ip;
 static int cur_failed;
 static char cur_msg[4096];
 
@@ -162,6 +164,8 @@ static int dp_open(struct dp *d, int mon_agg, const char *pin_root)
 	if (mon_agg >= 0 && (err = set_rodata_u32(d->obj, "MONITOR_AGGREGATION", mon_agg)))
 		return err;
 	if (open_tunnel_ifindex && (err = set_rodata_u32(d->obj, "TUNNEL_IFINDEX", open_tunnel_ifindex)))
+		return err;
+	if (open_node_ip && (err = set_rodata_u32(d->obj, "NODE_IP", open_node_ip)))
 		return err;
 	err = bpf_object__load(d->obj);
 	if (err)
@@ -1461,6 +1465,9 @@ static const struct test tests[] = {
 	{ "lb_affinity", test_lb_affinity },
 	{ "lb_maglev", test_lb_maglev },
 	{ "lb_scope_int", test_lb_scope_int },
+	{ "host_nodeport_local_backend", test_host_nodeport_local },
+	{ "host_nodeport_snat_remote_backend", test_host_nodeport_remote },
+	{ "host_no_backend_and_passthrough", test_host_no_backend },
 	{ "sock_lb_live", test_sock_lb_live },
 };
 
@@ -1486,6 +1493,7 @@ int main(int argc, char **argv)
 
 		snprintf(overlay_path, sizeof(overlay_path), "%.*sbpf_overlay.o", dlen, obj_path);
 		snprintf(sock_path, sizeof(sock_path), "%.*sbpf_sock.o", dlen, obj_path);
+		snprintf(host_path, sizeof(host_path), "%.*sbpf_host.o", dlen, obj_path);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_quiet);
@@ -1519,6 +1527,7 @@ int main(int argc, char **argv)
 	IP_B = htonl(0x0ac80003);       /* 10.200.0.3 */
 	IP_ROUTER = htonl(0x0ac80001);  /* 10.200.0.1 */
 	IP_STRANGER = htonl(0x0ac80063);
+	open_node_ip = htonl(0xc0a83202);       /* 192.168.50.2: the node, for the bpf_host tests */
 
 	err = dp_open(&D, -1, NULL);
 	if (!err)

@@ -472,6 +472,243 @@ static void test_lb_scope_int(void)
 	CHECK(D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "iTP=Local without local: %d", r.ret);
 }
 
+/* ------------------------------------------------------- bpf_host (NodePort) */
+
+static char host_path[512] = "build/bpf_host.o";
+static const uint8_t MAC_NODE[6] = { 0x02, 0xee, 0, 0, 0, 0x02 };      /* the node's eth0 */
+static const uint8_t MAC_CLIENT[6] = { 0x02, 0xee, 0, 0, 0, 0x09 };    /* outside client */
+static const uint8_t MAC_PEER[6] = { 0x02, 0xee, 0, 0, 0, 0x03 };      /* the other node */
+
+/* bpf_host.o on D's maps, NODE_IP set. */
+struct host {
+	struct bpf_object *obj;
+	int from_fd, to_fd;
+};
+
+static int host_open(struct host *h)
+{
+	struct bpf_object *obj = bpf_object__open_file(host_path, NULL);
+	struct bpf_map *m;
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	if (!obj)
+		return -errno;
+	bpf_object__for_each_map(m, obj) {
+		int fd;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		bpf_map__set_pin_path(m, NULL);
+		fd = bpf_object__find_map_fd_by_name(D.obj, bpf_map__name(m));
+		if (fd < 0 || (err = bpf_map__reuse_fd(m, fd))) {
+			bpf_object__close(obj);
+			return fd < 0 ? -ENOENT : err;
+		}
+	}
+	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) || (err = bpf_object__load(obj))) {
+		bpf_object__close(obj);
+		return err;
+	}
+	h->obj = obj;
+	h->from_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "cil_from_netdev"));
+	h->to_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "cil_to_netdev"));
+	return h->from_fd < 0 || h->to_fd < 0 ? -ENOENT : 0;
+}
+
+static uint32_t CLIENT_IP(void) { return htonl(0xc0a83209); }           /* 192.168.50.9 */
+
+static struct pkt_opts from_client(uint32_t daddr, uint8_t proto, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	return (struct pkt_opts){ .smac = MAC_CLIENT, .dmac = MAC_NODE, .saddr = CLIENT_IP(), .daddr = daddr,
+				  .proto = proto, .sport = sport, .dport = dport, .tcp_flags = flags,
+				  .payload_len = 11 };
+}
+
+static int host_send(struct host *h, struct pkt_opts o, struct run *r)
+{
+	uint8_t pkt[PKT_MAX];
+	size_t len = build_pkt(pkt, &o);
+
+	events_reset(&D);
+	return run_prog(&D, h->from_fd, pkt, len, if_a, r);
+}
+
+/* dev_a plays the node's eth0: 192.168.50.2/24, the client and the other
+ * node (10.200.5.0/24 behind 192.168.50.3) as permanent neighbours, so the
+ * FIB lookups of forwarded packets succeed. In the test's own netns. */
+static int host_net_setup(void)
+{
+	return sh("sysctl -qw net.ipv4.ip_forward=1") ||
+	       sh("ip link set %s up && ip link set %s up", dev_b, dev_a) ||
+	       sh("ip addr add 192.168.50.2/24 dev %s", dev_a) ||
+	       sh("ip neigh replace 192.168.50.9 lladdr 02:ee:00:00:00:09 dev %s nud permanent", dev_a) ||
+	       sh("ip neigh replace 192.168.50.3 lladdr 02:ee:00:00:00:03 dev %s nud permanent", dev_a) ||
+	       sh("ip route replace 10.200.5.0/24 via 192.168.50.3 dev %s", dev_a);
+}
+
+static void host_net_teardown(void)
+{
+	sh("ip route del 10.200.5.0/24 2>/dev/null; ip addr del 192.168.50.2/24 dev %s 2>/dev/null", dev_a);
+}
+
+/* NodePort (node address and wildcard) to a local backend: DNAT, client
+ * address kept, into the pod; the pod's reply leaves with the frontend as
+ * its source, forwarded to the client. */
+static void test_host_nodeport_local(void)
+{
+	uint32_t ids[] = { 3001 }, ids_wc[] = { 3002 };
+	struct pkt_opts o;
+	struct ct_entry e;
+	struct host h;
+	struct run r;
+	uint8_t pkt[PKT_MAX];
+	size_t len;
+
+	REQUIRE(host_open(&h) == 0, "load %s", host_path);
+	CHECK(host_net_setup() == 0, "test network");
+	CHECK(be_put(&D, 3001, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(be_put(&D, 3002, IP_B, 8081, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, open_node_ip, 30080, IPPROTO_TCP, 40, SVC_F_NODEPORT, 0, 0, ids, 1) == 0, "service");
+	CHECK(svc_add(&D, 0, 30081, IPPROTO_TCP, 41, SVC_F_NODEPORT, 0, 0, ids_wc, 1) == 0, "service");
+
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40000, 30080, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B && out_dport(&r) == 8080 &&
+	      out_saddr(&r) == CLIENT_IP() && out_sport(&r) == 40000 && !memcmp(r.out, MAC_B, 6),
+	      "NodePort: ret %d to %08x:%u", r.ret, ntohl(out_daddr(&r)), out_dport(&r));
+	CHECK(frame_csums_ok(r.out, r.out_len), "checksums after NodePort DNAT");
+	CHECK(ct_get(&D, CLIENT_IP(), IP_B, 40000, 8080, IPPROTO_TCP, &e) == 0 && e.rev_nat_index == 40 &&
+	      e.dst_ep == EP_B, "CT entry: rev_nat %u", e.rev_nat_index);
+	CHECK(D.nev == 1 && D.ev[0].type == EVENT_TRACE && D.ev[0].subtype == TRACE_TO_LXC, "trace");
+
+	/* the pod answers: source back to NODE_IP:30080, out towards the client */
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = CLIENT_IP(),
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = 40000, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	CHECK(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(out_saddr(&r) == open_node_ip && out_sport(&r) == 30080 && frame_csums_ok(r.out, r.out_len),
+	      "reply source %08x:%u", ntohl(out_saddr(&r)), out_sport(&r));
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_CLIENT, 6) && r.out[14 + 8] == 63,
+	      "reply forwarded by FIB: ret %d", r.ret);
+
+	/* the wildcard row: any node address; the reply gets NODE_IP back */
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40001, 30081, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B && out_dport(&r) == 8081, "wildcard NodePort");
+	o.sport = 8081;
+	o.dport = 40001;
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	CHECK(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(out_saddr(&r) == open_node_ip && out_sport(&r) == 30081, "wildcard reply source %08x:%u",
+	      ntohl(out_saddr(&r)), out_sport(&r));
+	host_net_teardown();
+	bpf_object__close(h.obj);
+}
+
+/* NodePort to a backend on another node: DNAT + SNAT to NODE_IP:port (both
+ * directions in cilium_snat_v4_ext), forwarded; the reply un-SNATed and
+ * reverse-NATed back to the client. */
+static void test_host_nodeport_remote(void)
+{
+	uint32_t ids[] = { 3003 };
+	struct pkt_opts o;
+	struct nat4_entry ne;
+	struct ct_key4 k = {};
+	struct host h;
+	struct run r;
+	uint16_t nat_port;
+	int i;
+
+	REQUIRE(host_open(&h) == 0, "load %s", host_path);
+	CHECK(host_net_setup() == 0, "test network");
+	CHECK(be_put(&D, 3003, REMOTE(30), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, open_node_ip, 30082, IPPROTO_TCP, 42, SVC_F_NODEPORT, 0, 0, ids, 1) == 0, "service");
+
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40002, 30082, TCP_SYN), &r) == 0, "test run");
+	nat_port = out_sport(&r);
+	CHECK(out_daddr(&r) == REMOTE(30) && out_dport(&r) == 8080 && out_saddr(&r) == open_node_ip &&
+	      nat_port >= NODEPORT_SNAT_MIN && nat_port <= NODEPORT_SNAT_MAX,
+	      "SNAT: %08x:%u -> %08x:%u", ntohl(out_saddr(&r)), nat_port, ntohl(out_daddr(&r)), out_dport(&r));
+	CHECK(frame_csums_ok(r.out, r.out_len), "checksums after DNAT + SNAT");
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_PEER, 6) && r.out[14 + 8] == 63,
+	      "forwarded by FIB to the other node: ret %d", r.ret);
+	k = (struct ct_key4){ .saddr = CLIENT_IP(), .daddr = REMOTE(30), .sport = htons(40002), .dport = htons(8080),
+			      .nexthdr = IPPROTO_TCP };
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == open_node_ip &&
+	      ne.to_port == htons(nat_port), "egress SNAT entry");
+	k = (struct ct_key4){ .saddr = REMOTE(30), .daddr = open_node_ip, .sport = htons(8080), .dport = htons(nat_port),
+			      .nexthdr = IPPROTO_TCP };
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == CLIENT_IP() &&
+	      ne.to_port == htons(40002), "ingress SNAT entry");
+
+	/* later packets keep the same mapping */
+	for (i = 0; i < 3; i++) {
+		CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40002, 30082, TCP_ACK), &r) == 0, "test run");
+		CHECK(out_sport(&r) == nat_port && out_daddr(&r) == REMOTE(30), "packet %d: port %u", i, out_sport(&r));
+	}
+
+	/* the reply from the backend's node */
+	o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = MAC_NODE, .saddr = REMOTE(30), .daddr = open_node_ip,
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = nat_port, .tcp_flags = TCP_SYN | TCP_ACK,
+			       .payload_len = 5 };
+	CHECK(host_send(&h, o, &r) == 0, "test run");
+	CHECK(out_saddr(&r) == open_node_ip && out_sport(&r) == 30082 && out_daddr(&r) == CLIENT_IP() &&
+	      out_dport(&r) == 40002, "reply %08x:%u -> %08x:%u", ntohl(out_saddr(&r)), out_sport(&r),
+	      ntohl(out_daddr(&r)), out_dport(&r));
+	CHECK(frame_csums_ok(r.out, r.out_len), "checksums after un-SNAT + reverse NAT");
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_CLIENT, 6), "reply forwarded to the client: ret %d",
+	      r.ret);
+
+	/* UDP too */
+	CHECK(be_put(&D, 3004, REMOTE(31), 5353, IPPROTO_UDP, BE_STATE_ACTIVE) == 0, "backend");
+	ids[0] = 3004;
+	CHECK(svc_add(&D, open_node_ip, 30053, IPPROTO_UDP, 43, SVC_F_NODEPORT, 0, 0, ids, 1) == 0, "service");
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_UDP, 40003, 30053, 0), &r) == 0, "test run");
+	CHECK(out_saddr(&r) == open_node_ip && out_daddr(&r) == REMOTE(31) && out_dport(&r) == 5353 &&
+	      out_udp_csum(&r) != 0 && frame_csums_ok(r.out, r.out_len), "UDP NodePort SNAT");
+	host_net_teardown();
+	bpf_object__close(h.obj);
+}
+
+/* No backend: DROP_NO_SERVICE + ICMP back out; a ClusterIP, eTP=Local
+ * without local backends (count 0 in the EXT row) and plain node traffic. */
+static void test_host_no_backend(void)
+{
+	uint8_t pkt[PKT_MAX];
+	char why[128] = "";
+	struct pkt_opts o;
+	struct host h;
+	struct run r;
+	size_t len;
+	uint32_t ids[] = { 3005 };
+
+	REQUIRE(host_open(&h) == 0, "load %s", host_path);
+	CHECK(svc_add(&D, open_node_ip, 30084, IPPROTO_TCP, 44, SVC_F_NODEPORT | SVC_F_EXT_LOCAL, 0, 0, NULL, 0) == 0,
+	      "service");
+	o = from_client(open_node_ip, IPPROTO_TCP, 40004, 30084, TCP_SYN);
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	CHECK(run_prog(&D, h.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && icmp_unreach_ok(&r, pkt, why, sizeof(why)), "ICMP answer: ret %d %s", r.ret,
+	      why);
+	CHECK(D.nev == 1 && D.ev[0].type == EVENT_DROP && D.ev[0].subtype == DROP_NO_SERVICE &&
+	      D.ev[0].dir == EV_DIR_INGRESS && D.ev[0].daddr == open_node_ip, "drop event");
+
+	/* a ClusterIP is not served to the outside */
+	CHECK(be_put(&D, 3005, IP_B, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, VIP(40), 80, IPPROTO_TCP, 45, SVC_F_CLUSTERIP, 0, 0, ids, 1) == 0, "service");
+	CHECK(host_send(&h, from_client(VIP(40), IPPROTO_TCP, 40005, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && out_daddr(&r) == VIP(40) && D.nev == 0, "ClusterIP from outside: ret %d", r.ret);
+	/* the node's own traffic: untouched, no events */
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40006, 22, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && out_daddr(&r) == open_node_ip && out_dport(&r) == 22 && D.nev == 0, "ssh");
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_UDP, 40007, 40000, 0), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && D.nev == 0, "UDP to a SNAT-range port without mapping");
+	CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK, "to_netdev");
+	bpf_object__close(h.obj);
+}
+
 /* ------------------------------------------------------- socket LB, live */
 
 static int sock_open(struct bpf_object **out, const char *pin_root)
