@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -470,6 +471,152 @@ static void test_lb_scope_int(void)
 	REQUIRE(bpf_map_update_elem(fd, &k, &v, BPF_ANY) == 0, "INT master");
 	REQUIRE(lb_send(tcp_a_to(VIP(18), 52001, 80, TCP_SYN), &r) == 0, "test run");
 	CHECK(D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "iTP=Local without local: %d", r.ret);
+}
+
+/* ------------------------------------------------------- per-packet LB, live */
+
+/* A client in netns ns connecting to ip:port; exits with the connect errno (0: connected). */
+static pid_t connect_child(const char *ns, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = ip };
+	char path[64];
+	pid_t pid = fork();
+	int fd, s;
+
+	if (pid)
+		return pid;
+	alarm(10);      /* a timeout is a failure (killed), not a refusal */
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || setns(fd, CLONE_NEWNET))
+		_exit(100);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		_exit(101);
+	_exit(connect(s, (struct sockaddr *)&sa, sizeof(sa)) ? errno : 0);
+}
+
+/* Server in server_ns (NULL: here) on sip:sport, client in client_ns to dip:dport. */
+static int lb_tcp_exchange(const char *server_ns, const char *client_ns, uint32_t sip, uint16_t sport, uint32_t dip,
+			   uint16_t dport)
+{
+	int p[2], rs, rc;
+	pid_t srv, cli;
+	char b;
+
+	if (pipe(p))
+		return -1;
+	srv = tcp_child(server_ns, 1, sip, sport, p[1]);
+	if (read(p[0], &b, 1) != 1) {
+		close(p[0]);
+		close(p[1]);
+		wait_child(srv);
+		return -2;
+	}
+	cli = tcp_child(client_ns, 0, dip, dport, -1);
+	rc = wait_child(cli);
+	if (rc)
+		kill(srv, SIGKILL);
+	rs = wait_child(srv);
+	close(p[0]);
+	close(p[1]);
+	if (rc || rs)
+		fprintf(stderr, "    tcp exchange: client exit %d, server exit %d\n", rc, rs);
+	return rc || rs;
+}
+
+/* Real sockets in two pods on veths carrying bpf_lxc: pod A -> ClusterIP ->
+ * pod B (DNAT, redirect_peer, rev-NAT of B's replies in its
+ * from_container), pod A -> ClusterIP -> a host address (replies
+ * reverse-NATed in A's to_container), and a ClusterIP without backends
+ * refused at once (ICMP port unreachable -> ECONNREFUSED). */
+static void test_lb_live_per_packet(void)
+{
+	const uint32_t ip_a = htonl(0x0ac90002), ip_b = htonl(0x0ac90003), ip_r = htonl(0x0ac90001);
+	const uint32_t vip = htonl(0x0a605801), vip_host = htonl(0x0a605802), vip_empty = htonl(0x0a605803);
+	const uint8_t pod_a_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x0a }, lxc_a_mac[6] = { 0x02, 0xdd, 0, 0, 0, 0x0a };
+	const uint8_t pod_b_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x0b }, lxc_b_mac[6] = { 0x02, 0xdd, 0, 0, 0, 0x0b };
+	uint32_t id_b = 4001, id_r = 4002;
+	struct endpoint_key k;
+	struct endpoint_info v;
+	struct ct_key4 ck;
+	struct ct_entry e;
+	struct dp d;
+	unsigned suf = rand() & 0xffffff;
+	int ifa, ifb, err, i, drops = 0;
+
+	snprintf(live_ns_a, sizeof(live_ns_a), "cts-lb-%06x-a", suf);
+	snprintf(live_ns_b, sizeof(live_ns_b), "cts-lb-%06x-b", suf);
+	snprintf(live_lxc_a, sizeof(live_lxc_a), "ctm%06xa", suf);
+	snprintf(live_lxc_b, sizeof(live_lxc_b), "ctm%06xb", suf);
+	snprintf(live_host, sizeof(live_host), "cti%06x", suf);
+
+	err = dp_open(&d, -1, NULL);
+	if (err) {
+		dp_close(&d);
+		REQUIRE(0, "load: %s", strerror(-err));
+	}
+	if (sh("echo 1 > /proc/sys/net/ipv4/ip_forward") ||
+	    sh("ip link add %s type veth peer name %sp && ip link set %s up && ip link set %sp up &&"
+	       " ip addr add 10.201.0.1/32 dev %s", live_host, live_host, live_host, live_host, live_host) ||
+	    live_pod(live_ns_a, live_lxc_a, "10.201.0.2", "02:cc:00:00:00:0a", "02:dd:00:00:00:0a") ||
+	    live_pod(live_ns_b, live_lxc_b, "10.201.0.3", "02:cc:00:00:00:0b", "02:dd:00:00:00:0b") ||
+	    !(ifa = if_nametoindex(live_lxc_a)) || !(ifb = if_nametoindex(live_lxc_b))) {
+		CHECK(0, "setting up pods with ip(8) failed");
+		goto out;
+	}
+	memset(&v, 0, sizeof(v));
+	k.ip4 = ip_a; v.ifindex = ifa; v.ep_id = 11;
+	memcpy(v.mac, pod_a_mac, 6); memcpy(v.node_mac, lxc_a_mac, 6);
+	CHECK(bpf_map_update_elem(d.lxc_fd, &k, &v, BPF_ANY) == 0, "seed A");
+	k.ip4 = ip_b; v.ifindex = ifb; v.ep_id = 12;
+	memcpy(v.mac, pod_b_mac, 6); memcpy(v.node_mac, lxc_b_mac, 6);
+	CHECK(bpf_map_update_elem(d.lxc_fd, &k, &v, BPF_ANY) == 0, "seed B");
+	err = tc_attach_both(&d, ifa);
+	if (!err)
+		err = tc_attach_both(&d, ifb);
+	if (err) {
+		CHECK(0, "tc attach: %s", strerror(-err));
+		goto out;
+	}
+	if (be_put(&d, id_b, ip_b, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) ||
+	    be_put(&d, id_r, ip_r, 8082, IPPROTO_TCP, BE_STATE_ACTIVE) ||
+	    svc_add(&d, vip, 80, IPPROTO_TCP, 51, SVC_F_CLUSTERIP, 0, 0, &id_b, 1) ||
+	    svc_add(&d, vip_host, 80, IPPROTO_TCP, 52, SVC_F_CLUSTERIP, 0, 0, &id_r, 1) ||
+	    svc_add(&d, vip_empty, 80, IPPROTO_TCP, 53, SVC_F_CLUSTERIP, 0, 0, NULL, 0)) {
+		CHECK(0, "fill LB maps: %s", strerror(errno));
+		goto out;
+	}
+
+	/* pod -> ClusterIP -> pod on this node */
+	CHECK(lb_tcp_exchange(live_ns_b, live_ns_a, ip_b, 8080, vip, 80) == 0, "TCP A -> %s -> B:8080 failed",
+	      "10.96.88.1:80");
+	usleep(100 * 1000);
+	CHECK(ct_find(&d, ip_a, ip_b, IPPROTO_TCP, 8080, &ck, &e) == 0 && ck.saddr == ip_a && e.rev_nat_index == 51 &&
+	      e.state == CT_TCP_CLOSE && (e.flags & CT_F_SEEN_REPLY), "A->B CT entry: rev_nat %u state %u",
+	      e.rev_nat_index, e.state);
+	CHECK(ct_svc_get(&d, ip_a, vip, ntohs(ck.sport), 80, IPPROTO_TCP, &e) == 0 && e.backend_id == id_b,
+	      "service CT entry of the connection");
+
+	/* pod -> ClusterIP -> an address of the host: replies through A's to_container */
+	CHECK(lb_tcp_exchange(NULL, live_ns_a, ip_r, 8082, vip_host, 80) == 0, "TCP A -> %s -> host:8082 failed",
+	      "10.96.88.2:80");
+
+	/* no backend: refused at once */
+	{
+		pid_t pid = connect_child(live_ns_a, vip_empty, 80);
+		int rc = wait_child(pid);
+
+		CHECK(rc == ECONNREFUSED, "connect to a ClusterIP without backends: exit %d, want ECONNREFUSED (%d)", rc,
+		      ECONNREFUSED);
+	}
+	ring_buffer__consume(d.rb);
+	for (i = 0; i < d.nev; i++)
+		drops += d.ev[i].type == EVENT_DROP && d.ev[i].subtype == DROP_NO_SERVICE && d.ev[i].daddr == vip_empty;
+	CHECK(drops >= 1, "%d DROP_NO_SERVICE events", drops);
+out:
+	live_cleanup();
+	dp_close(&d);
 }
 
 /* ------------------------------------------------------- bpf_host (NodePort) */
