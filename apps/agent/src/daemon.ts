@@ -152,6 +152,13 @@ export class Daemon {
       cgroupRootProblem: cgroupRootProblem(config.cgroupRoot),
       missingDevices: devices.filter((d) => !d.link).map((d) => d.name),
     });
+    // what `cilium-dbg status` shows: the LB devices (or the node IP's device) with their addresses
+    const ipsOf = (ifindex: number): string[] => netlink.addresses(ifindex).filter((a) => a.family === 4).map((a) => a.ip);
+    const na = this.#nodeAddress;
+    const shown = devices.flatMap((d) => (d.link ? [{ name: d.name, ip: ipsOf(d.link.index) }] : []));
+    if (shown.length === 0 && na) shown.push({ name: na.ifname, ip: [na.ip] });
+    this.#kpr.status.deviceList = shown;
+    if (na) this.#kpr.status.directRoutingDevice = na.ifname;
     if (!lbMaps) log.warn({ object: this.datapath.objectPath }, 'the datapath object has no LB maps: services are accepted but not programmed');
     this.#services = new ServiceManager({
       maps: lb,

@@ -6,6 +6,8 @@ import { CliError } from './cli-error.js';
 import { formatTable } from './dbg/format-table.js';
 import { ctLine, ctRow } from './dbg/ct-format.js';
 import { dropReasonText } from './hubble/names.js';
+import { bpfLbListText, kprStatusText, serviceListText } from './dbg/service-format.js';
+import { MAP_LB4_BACKENDS, MAP_LB4_SERVICES, lb4BackendCodec, lb4KeyCodec, lb4ServiceCodec, u32KeyCodec } from '@cilium-ts/api';
 
 const program = new Command('cilium-dbg')
   .description('cilium-ts agent debug CLI')
@@ -39,7 +41,6 @@ program
     const lines: Array<[string, string]> = [
         ['KVStore:', 'Disabled'],
         ['Kubernetes:', s.kubernetes ? `${s.kubernetes.state}   ${s.kubernetes.msg ?? ''}`.trimEnd() : 'Disabled'],
-        ['KubeProxyReplacement:', s['kube-proxy-replacement']?.mode ?? 'false'],
         ['Cilium:', `${s.cilium.state}   ${s.cilium.msg ?? ''}`.trimEnd()],
         ['Node:', s['node-name']],
         ['Datapath mode:', s['datapath-mode']],
@@ -49,7 +50,10 @@ program
         ['Hubble:', obs ? `${s.hubble.state}   Current/Max Flows: ${obs['current-flows']}/${obs['max-flows']}, Seen: ${obs['seen-flows']}` : s.hubble.state],
         ['Uptime:', `${s['uptime-seconds']}s`],
     ];
-    out(lines.map(([k, v]) => `${k.padEnd(26)}${v}\n`).join(''));
+    const text = lines.map(([k, v]) => `${k.padEnd(26)}${v}\n`);
+    // KubeProxyReplacement (and its details) right after Kubernetes, as Cilium orders them
+    text.splice(2, 0, kprStatusText(s['kube-proxy-replacement']));
+    out(text.join(''));
     if (s.cilium.state !== 'Ok') process.exitCode = 1;
   });
 
@@ -144,6 +148,53 @@ bpf
       .sort((a, b) => a.reasonCode - b.reasonCode || a.direction.localeCompare(b.direction));
     if (o.output === 'json') return json(rows);
     out(formatTable([['REASON', 'DIRECTION', 'PACKETS', 'BYTES'], ...rows.map((r) => [r.reason, r.direction, String(r.packets), String(r.bytes)])]));
+  });
+
+// ---- services (Cilium's `service list/get`, `bpf lb list`) ----
+const service = program.command('service').description('manage services & load balancers');
+service
+  .command('list')
+  .alias('ls')
+  .description('list services')
+  .option('-o, --output <fmt>', 'json')
+  .action(async (o: { output?: string }) => {
+    const list = await client().serviceList();
+    if (o.output === 'json') return json(list);
+    out(serviceListText(list));
+  });
+service
+  .command('get <id>')
+  .description('display service information')
+  .action(async (id: string) => {
+    const n = Number(id);
+    if (!/^\d+$/.test(id) || n < 1 || n > 65535) throw new CliError('DBG_BAD_SERVICE_ID', `"${id}" is not a service id`, 'use the ID column of `cilium-dbg service list`');
+    const s = await client().serviceGet(n);
+    if (!s) throw new CliError('SERVICE_NOT_FOUND', `service ${id} not found`, 'list them with `cilium-dbg service list`');
+    json(s);
+  });
+service
+  .command('delete <id>')
+  .description('delete a service')
+  .action(async (id: string) => {
+    const n = Number(id);
+    if (!/^\d+$/.test(id) || n < 1 || n > 65535) throw new CliError('DBG_BAD_SERVICE_ID', `"${id}" is not a service id`, 'use the ID column of `cilium-dbg service list`');
+    if (!(await client().serviceDelete(n))) throw new CliError('SERVICE_NOT_FOUND', `service ${id} not found`, 'list them with `cilium-dbg service list`');
+    out(`Service ${id} deleted successfully\n`);
+  });
+
+bpf
+  .command('lb')
+  .description('load-balancing configuration')
+  .command('list')
+  .alias('ls')
+  .description('list load-balancing configuration (frontends with their backend slots)')
+  .option('-o, --output <fmt>', 'json')
+  .action(async (o: { output?: string }) => {
+    const dir = await pinDir();
+    const svcs = openPinned(dir, MAP_LB4_SERVICES).typed(lb4KeyCodec, lb4ServiceCodec).lookupBatch();
+    const bes = new Map(openPinned(dir, MAP_LB4_BACKENDS).typed(u32KeyCodec, lb4BackendCodec).lookupBatch());
+    if (o.output === 'json') return json({ services: svcs.map(([k, v]) => ({ ...k, ...v })), backends: [...bes].map(([id, b]) => ({ id, ...b })) });
+    out(bpfLbListText(svcs, bes));
   });
 
 try {

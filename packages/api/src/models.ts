@@ -78,7 +78,7 @@ export interface Status {
 
 export interface StatusResponse {
   cilium: Status;
-  'kube-proxy-replacement'?: { mode: string; features?: Record<string, unknown> };
+  'kube-proxy-replacement'?: KubeProxyReplacementStatus | { mode: string };
   /** Kubernetes mode: the watches' state ('Disabled' when the agent runs without Kubernetes). */
   kubernetes?: {
     state: Status['state'];
@@ -178,6 +178,10 @@ export interface Service {
 export interface KubeProxyReplacementStatus {
   mode: string;
   devices?: string[];
+  /** Cilium's deviceList: each LB device with its addresses. */
+  deviceList?: Array<{ name: string; ip: string[] }>;
+  /** Cilium's directRoutingDevice: the device holding the node IP. */
+  directRoutingDevice?: string;
   features: {
     nodePort: { enabled: boolean; mode?: 'SNAT' | 'DSR'; algorithm?: 'Random' | 'Maglev'; portMin?: number; portMax?: number };
     hostPort: { enabled: boolean };

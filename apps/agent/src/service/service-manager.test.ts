@@ -76,11 +76,16 @@ function rows(ip: string, port: number, scope = LB_LOOKUP_SCOPE_EXT) {
   return out.map(([k, v]) => ({ slot: k.backendSlot, ...v }));
 }
 const backendRow = (id: number) => [...lb.backends!.entries()].find(([k]) => k === id)?.[1];
+function clearOne<K, V>(m: { entries(): IterableIterator<[K, V]>; delete(k: K): boolean } | undefined): void {
+  if (!m) return;
+  for (const [k] of [...m.entries()]) m.delete(k);
+}
 function clearMaps(): void {
-  for (const m of [lb.services, lb.backends, lb.revNat, lb.maglev, lb.affinity]) {
-    if (!m) continue;
-    for (const [k] of [...m.entries()]) m.delete(k);
-  }
+  clearOne(lb.services);
+  clearOne(lb.backends);
+  clearOne(lb.revNat);
+  clearOne(lb.maglev);
+  clearOne(lb.affinity);
 }
 
 describe('LB map layouts', () => {
@@ -287,7 +292,7 @@ describe('ServiceManager', () => {
     // k8s syncs what it has: the stray 'restored' service and a's are not its... a is k8s: kept; stray stays until its owner syncs
     expect(m2.syncAll([clusterIp('10.96.8.1', 80, [{ ip: '10.0.10.1', port: 80 }])], 'k8s')).toEqual({ updated: 1, deleted: 0 });
     expect(m2.syncAll([], 'restored').deleted).toBe(1);
-    expect([...lb.revNat!.keys()].sort((x, y) => x - y)).toEqual([a.id, b.id].sort((x, y) => x - y));
+    expect([...lb.revNat!.entries()].map(([k]) => k).sort((x, y) => x - y)).toEqual([a.id, b.id].sort((x, y) => x - y));
     expect(backendRow(beIds[1]!)).toBeUndefined();
     m2.stop();
     // without a state file: rebuilt from the map rows (active backends)
