@@ -137,8 +137,9 @@ struct ct_entry {
  * them, so connections CT already pinned to them keep working.
  *
  * A master row with count 0 is a service with no usable backend: the datapath
- * drops with DROP_NO_SERVICE (per packet) / refuses the connect with
- * ECONNREFUSED (socket LB), so clients fail at once, not by timeout.
+ * drops with DROP_NO_SERVICE and answers an ICMP port unreachable (per packet:
+ * ECONNREFUSED) / refuses the connect or sendmsg with EPERM plus a
+ * DROP_NO_SERVICE event (socket LB), so clients fail at once, not by timeout.
  *
  * scope: LB_LOOKUP_SCOPE_EXT rows are for traffic from outside the node
  * (NodePort/LB/ExternalIP hitting bpf_host); with externalTrafficPolicy=Local
