@@ -160,7 +160,7 @@ describe('hubble-relay over two agents', () => {
       throw new Error(`${String(e)}\n--- relay log ---\n${relay.tail()}\n--- agent 1 log ---\n${n1.agentLogTail(20)}`);
     });
     expect(s.num_unavailable_nodes ?? 0).toBe(0);
-  });
+  }, 120_000);
 
   it('GetFlows returns flows of both nodes, ordered by time', async () => {
     traffic(n1, 'relay-node-1');
@@ -187,10 +187,11 @@ describe('hubble-relay over two agents', () => {
     expect(Number(st.seen_flows)).toBeGreaterThanOrEqual(Number(st1.seen_flows) + Number(st2.seen_flows));
     expect(Number(st1.seen_flows)).toBeGreaterThan(0);
     expect(Number(st2.seen_flows)).toBeGreaterThan(0);
-  });
+  }, 120_000);
 
-  it('follow streams new flows of both nodes', async () => {
-    const p = spawn('nsenter', [`--net=${relayNsPath}`, process.execPath, HUBBLE_BIN, 'observe', '--server', RELAY, '--follow', '-o', 'json', '--to-port', '7300'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `hubble observe --follow -o json` through the relay; the node names seen so far. */
+  const followFlows = (filters: string[]): { seen: Set<string>; stop: () => void } => {
+    const p = spawn('nsenter', [`--net=${relayNsPath}`, process.execPath, HUBBLE_BIN, 'observe', '--server', RELAY, '--follow', '-o', 'json', ...filters], { stdio: ['ignore', 'pipe', 'pipe'] });
     const seen = new Set<string>();
     let buf = '';
     p.stdout!.on('data', (d: Buffer) => {
@@ -199,16 +200,21 @@ describe('hubble-relay over two agents', () => {
       buf = lines.pop() ?? '';
       for (const l of lines) if (l.trim()) seen.add((JSON.parse(l) as FlowLine).flow?.node_name ?? '');
     });
+    return { seen, stop: () => p.kill('SIGKILL') };
+  };
+
+  it('follow streams new flows of both nodes', async () => {
+    const follower = followFlows(['--to-port', '7300']);
     try {
       await until('both nodes in the follow stream', () => {
         traffic(n1, 'follow-1');
         traffic(n2, 'follow-2');
-        return seen.has(n1.netnsName) && seen.has(n2.netnsName);
+        return follower.seen.has(n1.netnsName) && follower.seen.has(n2.netnsName);
       }, 60_000);
     } finally {
-      p.kill('SIGKILL');
+      follower.stop();
     }
-  });
+  }, 120_000);
 
   it('a relay with a unix:// peer service finds both nodes too', async () => {
     await until('unix relay: 2 connected nodes', () => status(n1.netnsPath, '127.0.0.1:4246').num_connected_nodes === 2).catch((e: unknown) => {
@@ -216,7 +222,7 @@ describe('hubble-relay over two agents', () => {
     });
     const nodes = new Set(observe(n1.netnsPath, '127.0.0.1:4246').map((x) => x.flow?.node_name));
     expect(nodes).toEqual(new Set([n1.netnsName, n2.netnsName]));
-  });
+  }, 120_000);
 
   it('hubble-ui (backend + frontend) serves the page and flows of both nodes from the relay', async () => {
     const backend = new Relay(relayNsPath, ['--port', '38090', '--flows-api-addr', RELAY], [UI_BIN, 'backend']);
@@ -253,7 +259,7 @@ describe('hubble-relay over two agents', () => {
     } finally {
       await Promise.all([backend.stop(), frontend.stop()]);
     }
-  });
+  }, 120_000);
 
   it('reports a node whose agent died as unavailable and keeps serving the other', async () => {
     await n2.killAgent();
@@ -269,12 +275,21 @@ describe('hubble-relay over two agents', () => {
       return l.some((x) => x.flow?.node_name === n1.netnsName) ? l : undefined;
     });
     expect(lines.every((x) => x.flow?.node_name !== n2.netnsName)).toBe(true);
-  });
+  }, 120_000);
 
-  it('takes the node back once its agent is up again', async () => {
-    await n2.restartAgent();
-    await until('relay: 2 connected nodes again', () => status(relayNsPath, RELAY).num_connected_nodes === 2);
-    traffic(n2, 'back-again');
-    await until('node 2 flows again', () => observe(relayNsPath, RELAY).some((x) => x.flow?.node_name === n2.netnsName));
-  });
+  it('takes the node back once its agent is up again, also into a running follow stream', async () => {
+    const follower = followFlows(['--to-port', '7300']);
+    try {
+      await n2.restartAgent();
+      await until('relay: 2 connected nodes again', () => status(relayNsPath, RELAY).num_connected_nodes === 2);
+      traffic(n2, 'back-again');
+      await until('node 2 flows again', () => observe(relayNsPath, RELAY).some((x) => x.flow?.node_name === n2.netnsName));
+      await until('node 2 in the follow stream started while it was down', () => {
+        traffic(n2, 'back-follow');
+        return follower.seen.has(n2.netnsName);
+      });
+    } finally {
+      follower.stop();
+    }
+  }, 120_000);
 });

@@ -115,6 +115,7 @@ export class RelayServer {
       if (streaming.has(p.name) || signal.aborted) return;
       streaming.add(p.name);
       void (async () => {
+        let error: unknown = new Error('the node ended the follow stream');
         try {
           for await (const res of p.client.getFlows(r, { signal })) buf.push(this.#tag(p, res));
         } catch (e) {
@@ -122,12 +123,16 @@ export class RelayServer {
             buf.close(e);
             return;
           }
-          if (signal.aborted) return;
-          this.o.peers.markUnavailable(p, e);
-          buf.push(this.#nodeStatus(NodeState.NODE_UNAVAILABLE, [p.name], errText(e)));
+          error = e;
         } finally {
           streaming.delete(p.name);
         }
+        if (signal.aborted) return;
+        // the node went away (or restarted): unavailable until a check succeeds, which emits 'connected'
+        // and so resumes this stream with the node's new flows
+        this.o.peers.markUnavailable(p, error);
+        buf.push(this.#nodeStatus(NodeState.NODE_UNAVAILABLE, [p.name], errText(error)));
+        void this.o.peers.check(p);
       })();
     };
     for (const p of peers) follow(p, req);
