@@ -74,7 +74,7 @@ export const IMAGE_TABLE: ImageEntry[] = [
   },
   {
     repositories: ['quay.io/cilium/hubble-ui'],
-    description: 'hubble-ui frontend (static app on 8081) -> <repo>/bin/hubble-ui',
+    description: 'hubble-ui frontend (the page on 8081, /api proxied to the backend) -> <repo>/bin/hubble-ui',
     tools: [{ name: 'hubble-ui', target: 'repo:bin/hubble-ui' }],
     entrypoint: ['hubble-ui'],
     cmd: [],
@@ -83,7 +83,7 @@ export const IMAGE_TABLE: ImageEntry[] = [
     // The same binary as the frontend; the chart runs both images in one pod without a command, so the
     // backend image's entrypoint names the subcommand.
     repositories: ['quay.io/cilium/hubble-ui-backend'],
-    description: 'hubble-ui backend (gRPC-Web on $EVENTS_SERVER_PORT, flows from $FLOWS_API_ADDR) -> <repo>/bin/hubble-ui backend',
+    description: 'hubble-ui backend (JSON /api/flows, /api/status on $EVENTS_SERVER_PORT, read from Hubble Relay at $FLOWS_API_ADDR) -> <repo>/bin/hubble-ui backend',
     tools: [{ name: 'hubble-ui', target: 'repo:bin/hubble-ui' }],
     entrypoint: ['hubble-ui', 'backend'],
     cmd: [],
