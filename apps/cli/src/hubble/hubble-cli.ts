@@ -38,6 +38,10 @@ function describeError(e: unknown, server: string): { msg: string; hint: string 
   if (e instanceof ConnectError) {
     const cause = (e.cause as NodeJS.ErrnoException | undefined)?.code;
     const dialFailed = cause !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(cause);
+    if (e.code === Code.Unavailable && e.rawMessage.startsWith('no Hubble peer connected')) {
+      // Hubble Relay answered but reaches no node
+      return { msg: `${server}: ${e.rawMessage}`, hint: "check the relay's --peer-service and the agents' hubble-listen-address (see the hubble-relay log)" };
+    }
     if (dialFailed || e.code === Code.Unavailable || e.code === Code.DeadlineExceeded) {
       return {
         msg: `failed to connect to '${server}': ${e.rawMessage}`,
