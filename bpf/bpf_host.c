@@ -69,14 +69,8 @@ static __always_inline int svc_is_external(const struct lb4_service *svc)
  * key of the row found (address 0 for the NodePort wildcard). */
 static __always_inline struct lb4_service *host_lookup_service(struct lb4_key *key)
 {
-	struct lb4_service *svc = lb4_lookup_service(key, 0);
+	struct lb4_service *svc = lb4_lookup_service_node(key, 0, 0);
 
-	if (!svc && NODE_IP && key->address == NODE_IP) {
-		key->address = 0;
-		svc = lb4_lookup_service(key, 0);
-		if (svc && !(svc->flags & SVC_F_NODEPORT))
-			svc = NULL;
-	}
 	if (svc && !svc_is_external(svc))
 		return NULL;
 	return svc;

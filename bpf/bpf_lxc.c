@@ -78,6 +78,12 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	ret = lb4_local(skb, &p, &lc);
 	if (unlikely(ret))
 		return lb4_drop_no_service(skb, ret, &p, &eps);
+	if (unlikely(lc.rev_nat_index && p.daddr == p.saddr)) {
+		/* hairpin: the pod is its own backend */
+		ret = lb4_xlate(skb, &p, 1, LB_HAIRPIN_IP, p.sport);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+	}
 
 	dst = lookup_ip4_endpoint(p.daddr);
 	if (dst) {
@@ -93,6 +99,15 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	else if (res.rev_nat_index && res.ev_state == EV_CT_REPLY) {
 		/* A local backend answering a service connection: the client
 		 * must see the frontend as the source. */
+		if (unlikely(p.daddr == LB_HAIRPIN_IP)) {
+			/* the answer of a pod to itself through a service */
+			ret = lb4_xlate(skb, &p, 0, p.saddr, p.dport);
+			if (unlikely(ret))
+				return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+			dst = src;
+			eps.dst_ep = dst->ep_id;
+			eps.dst_sec_id = dst->sec_id;
+		}
 		ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);

@@ -13,8 +13,8 @@
  *   SEC("cgroup/getpeername4") cil_sock4_getpeername  attach BPF_CGROUP_INET4_GETPEERNAME
  *
  * connect4 / sendmsg4: (user_ip4, user_port, protocol) a frontend (scope INT
- * when the service has one, as for pod traffic; 127.0.0.0/8 also matches the
- * NodePort wildcard row 0.0.0.0:port)? Pick a backend (ClientIP affinity by
+ * when the service has one, as for pod traffic; NODE_IP and 127.0.0.0/8 also
+ * match the NodePort wildcard row 0.0.0.0:port)? Pick a backend (ClientIP affinity by
  * the socket's netns cookie, Maglev hashed on the socket cookie, else
  * random), rewrite user_ip4/user_port, and remember (socket cookie, backend)
  * -> frontend in cilium_lb4_sk_rnat for recvmsg4 (unconnected UDP replies)
@@ -27,8 +27,10 @@
  *
  * Maps: the same definitions as bpf_lxc.o (lib/maps.h), pinned by name, so
  * loading this object with the same pin root reuses bpf_lxc's maps.
- * Read-only globals (rodata): MONITOR_AGGREGATION (lib/events.h, unused
- * here), TUNNEL_IFINDEX (unused here). No knobs of its own.
+ * Read-only globals (rodata): NODE_IP (lib/lb.h: the node's IPv4, for the
+ * NodePort wildcard), LB_ALGORITHM (lib/lb.h: 0 random, 1 Maglev for every
+ * service with a table). MONITOR_AGGREGATION / TUNNEL_IFINDEX exist but are
+ * unused here.
  */
 #include "lib/compiler.h"
 #include "lib/maps.h"
@@ -61,30 +63,13 @@ static __always_inline void sock4_drop_event(__u32 vip, __u16 vport, __u8 proto)
 	bpf_ringbuf_submit(ev, 0);
 }
 
-static __always_inline struct lb4_service *sock4_lookup(struct lb4_key *key)
-{
-	struct lb4_service *svc = lb4_lookup_service(key, 1);
-
-	/* localhost:NodePort -> the wildcard NodePort row */
-	if (!svc && (bpf_ntohl(key->address) >> 24) == 127) {
-		__u32 addr = key->address;
-
-		key->address = 0;
-		svc = lb4_lookup_service(key, 1);
-		if (svc && !(svc->flags & SVC_F_NODEPORT))
-			svc = NULL;
-		key->address = addr;
-	}
-	return svc;
-}
-
 static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 {
 	struct lb4_key key = {};
 	struct lb4_service *svc;
 	struct lb4_backend *be;
 	struct lb4_sk_rnat_key rkey = {};
-	struct lb4_sk_rnat_val rval = {};
+	struct lb4_sk_rnat_val rval = {}, *cur;
 	__u32 proto = ctx->protocol;
 	__u32 vip = ctx->user_ip4;
 	__u16 vport = (__u16)ctx->user_port;
@@ -96,7 +81,8 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 	key.address = vip;
 	key.dport = vport;
 	key.proto = proto;
-	svc = sock4_lookup(&key);
+	/* NODE_IP:port and localhost:port also match a NodePort wildcard row */
+	svc = lb4_lookup_service_node(&key, 1, 1);
 	if (likely(!svc))
 		return SYS_PROCEED;
 
@@ -112,10 +98,14 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 	rkey.cookie = cookie;
 	rkey.address = be->address;
 	rkey.port = be->port;
-	rval.address = vip;
-	rval.port = vport;
-	rval.rev_nat_index = svc->rev_nat_index;
-	bpf_map_update_elem(&cilium_lb4_sk_rnat, &rkey, &rval, BPF_ANY);
+	cur = bpf_map_lookup_elem(&cilium_lb4_sk_rnat, &rkey);
+	/* every datagram of an unconnected UDP socket comes here: write only on change */
+	if (!cur || cur->address != vip || cur->port != vport) {
+		rval.address = vip;
+		rval.port = vport;
+		rval.rev_nat_index = svc->rev_nat_index;
+		bpf_map_update_elem(&cilium_lb4_sk_rnat, &rkey, &rval, BPF_ANY);
+	}
 
 	ctx->user_ip4 = be->address;
 	ctx->user_port = be->port;

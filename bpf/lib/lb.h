@@ -38,6 +38,12 @@
  *                 SVC_F2_MAGLEV; LB_ALG_MAGLEV: every service that has a
  *                 Maglev table uses it (loadBalancer.algorithm=maglev).
  */
+/* Hairpin: a pod reaching itself through a service gets this source (Cilium's
+ * IPv4 loopback address), so it neither sees its own address as the source
+ * nor answers itself inside its netns; its reply comes back through
+ * cil_from_container, where the destination is restored. */
+#define LB_HAIRPIN_IP bpf_htonl(0xa9fe2a01)     /* 169.254.42.1 */
+
 #define LB_ALG_RANDOM 0
 #define LB_ALG_MAGLEV 1
 const volatile __u32 NODE_IP = 0;
@@ -66,6 +72,28 @@ static __always_inline struct lb4_service *lb4_lookup_service(struct lb4_key *ke
 		key->scope = LB_LOOKUP_SCOPE_EXT;
 	}
 	return svc;
+}
+
+/*
+ * lb4_lookup_service, and if that misses for a local node address (NODE_IP,
+ * or 127.0.0.0/8 when loopback is set: socket LB), the NodePort wildcard row
+ * 0.0.0.0:port. key ends up as the key of the row found.
+ */
+static __always_inline struct lb4_service *lb4_lookup_service_node(struct lb4_key *key, int internal, int loopback)
+{
+	struct lb4_service *svc = lb4_lookup_service(key, internal);
+	__u32 addr = key->address;
+
+	if (likely(svc))
+		return svc;
+	if (!((NODE_IP && addr == NODE_IP) || (loopback && (bpf_ntohl(addr) >> 24) == 127)))
+		return NULL;
+	key->address = 0;
+	svc = lb4_lookup_service(key, internal);
+	if (svc && (svc->flags & SVC_F_NODEPORT))
+		return svc;
+	key->address = addr;
+	return NULL;
 }
 
 static __always_inline struct lb4_backend *lb4_lookup_backend(__u32 id)
@@ -358,7 +386,7 @@ static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, stru
 	key.address = p->daddr;
 	key.dport = p->dport;
 	key.proto = p->proto;
-	svc = lb4_lookup_service(&key, 1);
+	svc = lb4_lookup_service_node(&key, 1, 0);
 	if (likely(!svc))
 		return 0;
 	return lb4_svc_xlate(skb, p, lc, &key, svc);

@@ -1465,6 +1465,7 @@ static const struct test tests[] = {
 	{ "lb_affinity", test_lb_affinity },
 	{ "lb_maglev", test_lb_maglev },
 	{ "lb_scope_int", test_lb_scope_int },
+	{ "lb_hairpin_and_node_wildcard", test_lb_hairpin_and_wildcard },
 	{ "lb_live_per_packet", test_lb_live_per_packet },
 	{ "host_nodeport_local_backend", test_host_nodeport_local },
 	{ "host_nodeport_snat_remote_backend", test_host_nodeport_remote },

@@ -473,6 +473,50 @@ static void test_lb_scope_int(void)
 	CHECK(D.nev == 1 && D.ev[0].subtype == DROP_NO_SERVICE, "iTP=Local without local: %d", r.ret);
 }
 
+/* A pod that is its own backend (hairpin: source 169.254.42.1 on the way in,
+ * restored on the reply), and a pod reaching the NodePort wildcard through
+ * the node's address. */
+static void test_lb_hairpin_and_wildcard(void)
+{
+	const uint32_t hairpin = htonl(0xa9fe2a01);
+	uint32_t ids_self[] = { 1020 }, ids_wc[] = { 1021 };
+	uint8_t pkt[PKT_MAX];
+	struct pkt_opts o;
+	struct run r;
+	size_t len;
+
+	REQUIRE(be_put(&D, 1020, IP_A, 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(be_put(&D, 1021, IP_B, 8090, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(19), 80, IPPROTO_TCP, 22, SVC_F_CLUSTERIP, 0, 0, ids_self, 1) == 0, "service");
+	REQUIRE(svc_add(&D, 0, 30090, IPPROTO_TCP, 23, SVC_F_NODEPORT, 0, 0, ids_wc, 1) == 0, "service");
+
+	REQUIRE(lb_send(tcp_a_to(VIP(19), 53000, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == hairpin && out_sport(&r) == 53000 &&
+	      out_daddr(&r) == IP_A && out_dport(&r) == 8080 && frame_csums_ok(r.out, r.out_len),
+	      "hairpin: ret %d %08x:%u -> %08x:%u", r.ret, ntohl(out_saddr(&r)), out_sport(&r), ntohl(out_daddr(&r)),
+	      out_dport(&r));
+	o = (struct pkt_opts){ .smac = MAC_A, .dmac = NODE_MAC_A, .saddr = IP_A, .daddr = hairpin,
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = 53000, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == VIP(19) && out_sport(&r) == 80 && out_daddr(&r) == IP_A &&
+	      out_dport(&r) == 53000 && frame_csums_ok(r.out, r.out_len) && !memcmp(r.out, MAC_A, 6),
+	      "hairpin reply: ret %d %08x:%u -> %08x:%u", r.ret, ntohl(out_saddr(&r)), out_sport(&r),
+	      ntohl(out_daddr(&r)), out_dport(&r));
+
+	REQUIRE(lb_send(tcp_a_to(open_node_ip, 53001, 30090, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B && out_dport(&r) == 8090,
+	      "pod -> node address wildcard NodePort: %08x:%u", ntohl(out_daddr(&r)), out_dport(&r));
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = IP_A,
+			       .proto = IPPROTO_TCP, .sport = 8090, .dport = 53001, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == open_node_ip && out_sport(&r) == 30090,
+	      "wildcard reply source %08x:%u", ntohl(out_saddr(&r)), out_sport(&r));
+}
+
 /* ------------------------------------------------------- per-packet LB, live */
 
 /* A client in netns ns connecting to ip:port; exits with the connect errno (0: connected). */
@@ -536,7 +580,8 @@ static void test_lb_live_per_packet(void)
 	const uint32_t vip = htonl(0x0a605801), vip_host = htonl(0x0a605802), vip_empty = htonl(0x0a605803);
 	const uint8_t pod_a_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x0a }, lxc_a_mac[6] = { 0x02, 0xdd, 0, 0, 0, 0x0a };
 	const uint8_t pod_b_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x0b }, lxc_b_mac[6] = { 0x02, 0xdd, 0, 0, 0, 0x0b };
-	uint32_t id_b = 4001, id_r = 4002;
+	uint32_t id_b = 4001, id_r = 4002, id_a = 4003;
+	const uint32_t vip_self = htonl(0x0a605804);
 	struct endpoint_key k;
 	struct endpoint_info v;
 	struct ct_key4 ck;
@@ -583,7 +628,9 @@ static void test_lb_live_per_packet(void)
 	    be_put(&d, id_r, ip_r, 8082, IPPROTO_TCP, BE_STATE_ACTIVE) ||
 	    svc_add(&d, vip, 80, IPPROTO_TCP, 51, SVC_F_CLUSTERIP, 0, 0, &id_b, 1) ||
 	    svc_add(&d, vip_host, 80, IPPROTO_TCP, 52, SVC_F_CLUSTERIP, 0, 0, &id_r, 1) ||
-	    svc_add(&d, vip_empty, 80, IPPROTO_TCP, 53, SVC_F_CLUSTERIP, 0, 0, NULL, 0)) {
+	    svc_add(&d, vip_empty, 80, IPPROTO_TCP, 53, SVC_F_CLUSTERIP, 0, 0, NULL, 0) ||
+	    be_put(&d, id_a, ip_a, 8083, IPPROTO_TCP, BE_STATE_ACTIVE) ||
+	    svc_add(&d, vip_self, 80, IPPROTO_TCP, 54, SVC_F_CLUSTERIP, 0, 0, &id_a, 1)) {
 		CHECK(0, "fill LB maps: %s", strerror(errno));
 		goto out;
 	}
@@ -601,6 +648,10 @@ static void test_lb_live_per_packet(void)
 	/* pod -> ClusterIP -> an address of the host: replies through A's to_container */
 	CHECK(lb_tcp_exchange(NULL, live_ns_a, ip_r, 8082, vip_host, 80) == 0, "TCP A -> %s -> host:8082 failed",
 	      "10.96.88.2:80");
+
+	/* a pod reaching itself through a ClusterIP (hairpin) */
+	CHECK(lb_tcp_exchange(live_ns_a, live_ns_a, ip_a, 8083, vip_self, 80) == 0, "TCP A -> %s -> A:8083 failed",
+	      "10.96.88.4:80");
 
 	/* no backend: refused at once */
 	{
