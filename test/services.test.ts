@@ -1,0 +1,334 @@
+// Services end to end: the real bin/cilium-agent in a node netns, backend pods wired by bin/cilium-cni, a
+// ClusterIP service PUT through the REST API, and a client pod connecting to the VIP:
+//   - socket LB: --kube-proxy-replacement true with --cgroup-root a cgroup2 directory of its own, the
+//     client process placed in it (never the machine's root cgroup);
+//   - per-packet LB in bpf_lxc: an agent with kube-proxy replacement off (no socket LB at all).
+// Both: connections spread over the backends, ClientIP affinity sticks, a terminating backend keeps its
+// open connection but gets no new ones, a service without backends is refused at once and the drop is a
+// Hubble flow. Needs `make build` (bpf_lxc.o with the LB maps, bpf_sock.o for the socket LB part).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BpfObject, cgroupQuery } from '@cilium-ts/ebpf';
+import type { ServiceSpec, StatusResponse, KubeProxyReplacementStatus } from '@cilium-ts/api';
+import { REPO_ROOT } from './lib/cni-runner.js';
+import { DBG_BIN, TestNode, type TestPod } from './lib/node-harness.js';
+import { uniqueName } from './lib/netns.js';
+
+const BACKEND = join(REPO_ROOT, 'test', 'lib', 'svc-backend.mjs');
+const CLIENT = join(REPO_ROOT, 'test', 'lib', 'svc-client.mjs');
+const CGROUP2 = '/sys/fs/cgroup/unified';
+const BPF_DIR = join(REPO_ROOT, 'bpf', 'build');
+
+function objectHas(file: string, what: { maps?: string[]; programs?: string[] }): boolean {
+  const p = join(BPF_DIR, file);
+  if (!existsSync(p)) return false;
+  const o = BpfObject.open(p);
+  try {
+    const maps = new Set(o.mapNames());
+    const progs = new Set(o.programNames());
+    return (what.maps ?? []).every((m) => maps.has(m)) && (what.programs ?? []).every((x) => progs.has(x));
+  } finally {
+    o.close();
+  }
+}
+const LB_MAPS = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat'];
+const haveLxcLb = objectHas('bpf_lxc.o', { maps: LB_MAPS });
+const haveSockLb = objectHas('bpf_sock.o', { maps: LB_MAPS, programs: ['cil_sock4_connect', 'cil_sock4_sendmsg', 'cil_sock4_recvmsg', 'cil_sock4_getpeername'] });
+
+interface ManyResult {
+  names: string[];
+  errors: Array<{ code: string; ms: number }>;
+  peers?: string[];
+}
+
+/** A LB test bed: one node, 3 backend pods (b1..b3, port 8080), a client pod. */
+class Bed {
+  node!: TestNode;
+  backends: TestPod[] = [];
+  client!: TestPod;
+  readonly procs = new Set<ChildProcess>();
+  readonly vip: string;
+
+  constructor(
+    readonly cgroup: string | undefined,
+    vipByte: number,
+  ) {
+    this.vip = `10.96.${vipByte}.${(Math.floor(Math.random() * 200) + 20).toString()}`;
+  }
+
+  async start(agentArgs: string[]): Promise<void> {
+    this.node = await TestNode.start({ agentArgs });
+    for (let i = 1; i <= 3; i++) {
+      const pod = await this.node.addPod();
+      this.backends.push(pod);
+      await this.spawnReady(pod.netnsPath, [BACKEND, `b${i}`, '8080']);
+    }
+    this.client = await this.node.addPod();
+  }
+
+  private spawnReady(netnsPath: string, args: string[]): Promise<ChildProcess> {
+    const p = spawn('nsenter', [`--net=${netnsPath}`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.add(p);
+    p.once('exit', () => this.procs.delete(p));
+    return new Promise((resolve, reject) => {
+      let err = '';
+      const t = setTimeout(() => reject(new Error(`backend did not start: ${err}`)), 15_000);
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      p.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) {
+          clearTimeout(t);
+          resolve(p);
+        }
+      });
+      p.once('exit', (c) => {
+        clearTimeout(t);
+        reject(new Error(`backend exited ${c}: ${err}`));
+      });
+    });
+  }
+
+  clientArgs(): string[] {
+    return this.cgroup ? ['--cgroup', this.cgroup] : [];
+  }
+
+  many(port: number, n: number, mode: 'many' | 'udp' = 'many', vip = this.vip): ManyResult {
+    const r = spawnSync('nsenter', [`--net=${this.client.netnsPath}`, process.execPath, CLIENT, ...this.clientArgs(), mode, vip, String(port), String(n)], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`svc-client ${mode} exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ManyResult;
+  }
+
+  /** One held connection: `name` of its backend, `send(line)` -> the echo. */
+  async hold(port: number): Promise<{ name: string; send: (l: string) => Promise<string>; close: () => void }> {
+    const p = spawn('nsenter', [`--net=${this.client.netnsPath}`, process.execPath, CLIENT, ...this.clientArgs(), 'hold', this.vip, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.procs.add(p);
+    p.once('exit', () => this.procs.delete(p));
+    const lines = createInterface({ input: p.stdout! });
+    const queue: Array<(o: Record<string, string>) => void> = [];
+    const early: Array<Record<string, string>> = [];
+    lines.on('line', (l) => {
+      const o = JSON.parse(l) as Record<string, string>;
+      const w = queue.shift();
+      if (w) w(o);
+      else early.push(o);
+    });
+    const next = (ms = 10_000): Promise<Record<string, string>> =>
+      early.length > 0
+        ? Promise.resolve(early.shift()!)
+        : new Promise((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error('held connection: no answer')), ms);
+            queue.push((o) => {
+              clearTimeout(t);
+              resolve(o);
+            });
+          });
+    const first = await next();
+    if (first['name'] === undefined) throw new Error(`held connection failed: ${JSON.stringify(first)}`);
+    return {
+      name: first['name'],
+      send: async (l: string) => {
+        p.stdin!.write(`${l}\n`);
+        const o = await next();
+        if (o['echo'] === undefined) throw new Error(`held connection: ${JSON.stringify(o)}`);
+        return o['echo'];
+      },
+      close: () => p.stdin!.end(),
+    };
+  }
+
+  spec(port: number, o: { states?: Record<string, 'active' | 'terminating'>; affinity?: boolean; backends?: TestPod[]; protocol?: 'TCP' | 'UDP' } = {}): ServiceSpec {
+    return {
+      'frontend-address': { ip: this.vip, port, protocol: o.protocol ?? 'TCP' },
+      'backend-addresses': (o.backends ?? this.backends).map((b) => ({ ip: b.ip, port: 8080, state: o.states?.[b.ip] ?? 'active', nodeName: this.node.netnsName })),
+      flags: { type: 'ClusterIP', name: 'echo', namespace: 'default', ...(o.affinity ? { sessionAffinity: true, sessionAffinityTimeout: 300 } : {}) },
+    };
+  }
+
+  dbg(args: string[]): string {
+    const r = spawnSync(process.execPath, [DBG_BIN, '-H', `unix://${this.node.socketPath}`, ...args], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status !== 0) throw new Error(`cilium-dbg ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs) p.kill('SIGKILL');
+    await this.node?.stop();
+  }
+}
+
+const counts = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((a, n) => ({ ...a, [n]: (a[n] ?? 0) + 1 }), {});
+
+/** The behaviour both paths must show. */
+function lbSuite(bed: () => Bed, path: 'socket' | 'per-packet'): void {
+  it('connections to the ClusterIP spread over the 3 backends', async () => {
+    const b = bed();
+    const r = await b.node.agent.servicePut(1, b.spec(80));
+    expect(r.spec.id).toBe(1);
+    const res = b.many(80, 30);
+    expect(res.errors).toEqual([]);
+    expect(Object.keys(counts(res.names)).sort()).toEqual(['b1', 'b2', 'b3']);
+    // which path did the work: with socket LB the datapath never sees the VIP; per packet, CT tracks it
+    const toVip = b.node.ctList().filter((e) => String(e['destination']).startsWith(`${b.vip}:`));
+    if (path === 'socket') expect(toVip).toEqual([]);
+    else expect(toVip.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it('UDP to the ClusterIP reaches the backends and the replies come from the VIP', async () => {
+    const b = bed();
+    await b.node.agent.servicePut(5, b.spec(53, { protocol: 'UDP' }));
+    const res = b.many(53, 12, 'udp');
+    expect(res.errors).toEqual([]);
+    expect(new Set(res.names).size).toBeGreaterThanOrEqual(2);
+    expect(new Set(res.peers)).toEqual(new Set([`${b.vip}:53`]));
+  });
+
+  it('sessionAffinity: ClientIP sticks to one backend', async () => {
+    const b = bed();
+    await b.node.agent.servicePut(2, b.spec(81, { affinity: true }));
+    const res = b.many(81, 20);
+    expect(res.errors).toEqual([]);
+    expect(Object.keys(counts(res.names)).length).toBe(1);
+  });
+
+  it('a terminating backend keeps its open connection and gets no new ones', async () => {
+    const b = bed();
+    await b.node.agent.servicePut(3, b.spec(82));
+    const held = await b.hold(82);
+    expect(await held.send('before')).toBe('before');
+    const victim = b.backends[Number(held.name.slice(1)) - 1]!;
+    await b.node.agent.servicePut(3, b.spec(82, { states: { [victim.ip]: 'terminating' } }));
+    const svc = await b.node.agent.serviceGet(3);
+    expect(svc?.spec['backend-addresses'].find((x) => x.ip === victim.ip)?.state).toBe('terminating');
+    expect(await held.send('after')).toBe('after');
+    const res = b.many(82, 20);
+    expect(res.errors).toEqual([]);
+    expect(res.names).not.toContain(held.name);
+    expect(new Set(res.names).size).toBe(2);
+    expect(await held.send('still')).toBe('still');
+    held.close();
+  });
+
+  it('a service without backends is refused at once, and the drop is a flow', async () => {
+    const b = bed();
+    await b.node.agent.servicePut(4, b.spec(83, { backends: [] }));
+    const res = b.many(83, 3);
+    expect(res.names).toEqual([]);
+    expect(res.errors.length).toBe(3);
+    // refused, not timed out: EPERM from the socket LB (as Cilium), ECONNREFUSED from the ICMP of bpf_lxc
+    for (const e of res.errors) expect(e.code).toBe(path === 'socket' ? 'EPERM' : 'ECONNREFUSED');
+    const drops = b.node
+      .observe(500)
+      .map((x) => x['flow'] as Record<string, unknown>)
+      .filter((f) => f['verdict'] === 'DROPPED' && f['drop_reason_desc'] === 'SERVICE_BACKEND_NOT_FOUND');
+    expect(drops.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(drops[0])).toContain(b.vip);
+  });
+}
+
+describe.skipIf(!haveLxcLb || !haveSockLb)('services: socket LB (bpf_sock on --cgroup-root)', () => {
+  const cg = join(CGROUP2, `cilium-ts-svc-${uniqueName('')}`);
+  const bed = new Bed(cg, 201);
+  let agentArgs: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(cg);
+    agentArgs = ['--kube-proxy-replacement', 'true', '--cgroup-root', cg];
+    await bed.start(agentArgs);
+  }, 180_000);
+  afterAll(async () => {
+    await bed.stop();
+    // the cgroup must be empty to go; its programs go with it
+    if (existsSync(cg)) {
+      for (const pid of readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+        try {
+          writeFileSync(join(CGROUP2, 'cgroup.procs'), `${pid}\n`);
+        } catch {
+          // gone already
+        }
+      }
+      rmdirSync(cg);
+    }
+  });
+
+  it('attaches the 4 programs to --cgroup-root only, and reports socket LB in healthz', async () => {
+    for (const t of ['cgroup_inet4_connect', 'cgroup_udp4_sendmsg', 'cgroup_udp4_recvmsg', 'cgroup_inet4_getpeername']) expect(cgroupQuery(cg, t).length).toBe(1);
+    const st = (await bed.node.agent.healthz()) as StatusResponse;
+    const k = st['kube-proxy-replacement'] as KubeProxyReplacementStatus;
+    expect(k.mode).toBe('true');
+    expect(k.features.socketLB?.enabled).toBe(true);
+    expect(k.features.hostReachableServices.enabled).toBe(true);
+  });
+
+  lbSuite(() => bed, 'socket');
+
+  it('REST: bad input is a 400 with code and hint, nothing changed', async () => {
+    const before = await bed.node.agent.serviceList();
+    const bad = [
+      { ...bed.spec(90), 'frontend-address': { ip: '10.96.0.300', port: 90, protocol: 'TCP' } },
+      { ...bed.spec(90), 'backend-addresses': [{ ip: '10.0.0.1', port: 0 }] },
+      { ...bed.spec(90), flags: { type: 'Nope' } },
+    ];
+    for (const spec of bad) {
+      const e = await bed.node.agent.servicePut(9, spec as ServiceSpec).catch((x: unknown) => x as { status: number; code: string; hint: string });
+      expect(e).toMatchObject({ status: 400, code: 'SERVICE_INVALID' });
+      expect((e as { hint: string }).hint.length).toBeGreaterThan(0);
+    }
+    expect(await bed.node.agent.serviceGet(9)).toBeUndefined();
+    expect(await bed.node.agent.serviceList()).toEqual(before);
+    await expect(bed.node.agent.servicePut(0, bed.spec(91))).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('cilium-dbg service list / bpf lb list / status show the services as Cilium does', () => {
+    const list = bed.dbg(['service', 'list']);
+    expect(list.split('\n')[0]).toMatch(/^ID\s+Frontend\s+Service Type\s+Backend/);
+    expect(list).toMatch(new RegExp(`^1\\s+${bed.vip.replace(/\./g, '\\.')}:80\\s+ClusterIP\\s+1 => ${bed.backends[0]!.ip.replace(/\./g, '\\.')}:8080 \\(active\\)`, 'm'));
+    const lb = bed.dbg(['bpf', 'lb', 'list']);
+    expect(lb.split('\n')[0]).toMatch(/^SERVICE ADDRESS\s+BACKEND ADDRESS \(REVNAT_ID\) \(SLOT\)/);
+    expect(lb).toContain(`${bed.vip}:80/TCP`);
+    expect(lb).toContain('0.0.0.0:0 (1) (0) [ClusterIP, non-routable]');
+    expect(lb).toContain(`${bed.backends[1]!.ip}:8080 (1) (`);
+    const st = bed.dbg(['status']);
+    expect(st).toMatch(/^KubeProxyReplacement:\s+True/m);
+    expect(st).toMatch(/Socket LB:\s+Enabled/);
+  });
+
+  it('services and the socket LB survive an agent restart (same ids, one copy of each program)', async () => {
+    const before = (await bed.node.agent.serviceList()).map((s) => [s.spec.id, s.spec['frontend-address'].port]);
+    await bed.node.restartAgent('SIGKILL');
+    const after = (await bed.node.agent.serviceList()).map((s) => [s.spec.id, s.spec['frontend-address'].port]);
+    expect(after).toEqual(before);
+    for (const t of ['cgroup_inet4_connect', 'cgroup_udp4_sendmsg']) expect(cgroupQuery(cg, t).length).toBe(1);
+    const res = bed.many(80, 12);
+    expect(res.errors).toEqual([]);
+    expect(new Set(res.names).size).toBeGreaterThanOrEqual(2);
+    await bed.node.restartAgent('SIGTERM');
+    expect(cgroupQuery(cg, 'cgroup_inet4_connect').length).toBe(1);
+  });
+
+  it('DELETE removes the service: the VIP is no longer translated', async () => {
+    expect(await bed.node.agent.serviceDelete(1)).toBe(true);
+    expect(await bed.node.agent.serviceDelete(1)).toBe(false);
+    const res = bed.many(80, 1);
+    expect(res.names).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveLxcLb)('services: per-packet LB in bpf_lxc (kube-proxy replacement off)', () => {
+  const bed = new Bed(undefined, 202);
+
+  beforeAll(async () => {
+    await bed.start(['--kube-proxy-replacement', 'false']);
+  }, 180_000);
+  afterAll(async () => {
+    await bed.stop();
+  });
+
+  it('runs without socket LB', async () => {
+    const k = (await bed.node.agent.healthz())['kube-proxy-replacement'] as KubeProxyReplacementStatus;
+    expect(k.features.socketLB?.enabled).toBe(false);
+  });
+
+  lbSuite(() => bed, 'per-packet');
+});
