@@ -1469,6 +1469,7 @@ static const struct test tests[] = {
 	{ "lb_live_per_packet", test_lb_live_per_packet },
 	{ "host_nodeport_local_backend", test_host_nodeport_local },
 	{ "host_nodeport_snat_remote_backend", test_host_nodeport_remote },
+	{ "host_nodeport_tunnel", test_host_nodeport_tunnel },
 	{ "host_no_backend_and_passthrough", test_host_no_backend },
 	{ "sock_lb_live", test_sock_lb_live },
 };

@@ -683,7 +683,14 @@ struct host {
 	int from_fd, to_fd;
 };
 
+static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex);
+
 static int host_open(struct host *h)
+{
+	return host_open_tunnel(h, 0);
+}
+
+static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex)
 {
 	struct bpf_object *obj = bpf_object__open_file(host_path, NULL);
 	struct bpf_map *m;
@@ -704,7 +711,9 @@ static int host_open(struct host *h)
 			return fd < 0 ? -ENOENT : err;
 		}
 	}
-	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) || (err = bpf_object__load(obj))) {
+	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
+	    (tunnel_ifindex && (err = set_rodata_u32(obj, "TUNNEL_IFINDEX", tunnel_ifindex))) ||
+	    (err = bpf_object__load(obj))) {
 		bpf_object__close(obj);
 		return err;
 	}
@@ -866,6 +875,28 @@ static void test_host_nodeport_remote(void)
 	CHECK(out_saddr(&r) == open_node_ip && out_daddr(&r) == REMOTE(31) && out_dport(&r) == 5353 &&
 	      out_udp_csum(&r) != 0 && frame_csums_ok(r.out, r.out_len), "UDP NodePort SNAT");
 	host_net_teardown();
+	bpf_object__close(h.obj);
+}
+
+/* Tunnel mode: a remote backend in another node's pod CIDR is SNATed and
+ * sent to the VXLAN device. */
+static void test_host_nodeport_tunnel(void)
+{
+	uint32_t ids[] = { 3006 };
+	struct host h;
+	struct run r;
+	struct tunnel_key tk = { .prefixlen = 24, .ip4 = htonl(0x0ac80700) };   /* 10.200.7.0/24 */
+
+	REQUIRE(host_open_tunnel(&h, if_b) == 0, "load %s with TUNNEL_IFINDEX", host_path);
+	CHECK(tunnel_put(&D, tk.ip4, 24, htonl(0xc0a83203)) == 0, "tunnel map");
+	CHECK(be_put(&D, 3006, htonl(0x0ac80705), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, open_node_ip, 30086, IPPROTO_TCP, 46, SVC_F_NODEPORT, 0, 0, ids, 1) == 0, "service");
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40010, 30086, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == open_node_ip && out_daddr(&r) == htonl(0x0ac80705) &&
+	      out_dport(&r) == 8080 && frame_csums_ok(r.out, r.out_len) && r.out[14 + 8] == 63,
+	      "tunnel: ret %d %08x -> %08x:%u", r.ret, ntohl(out_saddr(&r)), ntohl(out_daddr(&r)), out_dport(&r));
+	CHECK(D.nev == 1 && D.ev[0].subtype == TRACE_TO_OVERLAY, "TO_OVERLAY trace");
+	bpf_map_delete_elem(bpf_object__find_map_fd_by_name(D.obj, "cilium_tunnel_map"), &tk);
 	bpf_object__close(h.obj);
 }
 
