@@ -124,7 +124,9 @@ static __always_inline __u32 lb4_pick_backend(const struct lb4_key *key, const s
 
 	if (!count)
 		return 0;
-	if ((svc->flags2 & SVC_F2_MAGLEV) || LB_ALGORITHM == LB_ALG_MAGLEV) {
+	/* The Maglev table is the EXT row's backends: an INT row (local
+	 * backends only) picks at random. */
+	if (((svc->flags2 & SVC_F2_MAGLEV) || LB_ALGORITHM == LB_ALG_MAGLEV) && key->scope == LB_LOOKUP_SCOPE_EXT) {
 		__u16 idx = svc->rev_nat_index;
 		struct lb4_maglev *lut = bpf_map_lookup_elem(&cilium_lb4_maglev, &idx);
 
