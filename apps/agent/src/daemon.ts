@@ -184,6 +184,20 @@ export class Daemon {
     log.info({ mode: config.kubeProxyReplacement, features: f, cgroupRoot: f.socketLB ? config.cgroupRoot : undefined, devices: this.#hostLb?.devices }, 'kube-proxy replacement');
   }
 
+  /** One controller per LB map reconciler (Cilium names them sync-lb-maps-*). */
+  #serviceControllers(): Array<{ name: string; status: { 'success-count': number; 'failure-count': number; 'consecutive-failure-count': number; 'last-failure-msg'?: string; 'last-success-timestamp'?: string } }> {
+    return (this.#services?.reconcilers() ?? []).map((r) => ({
+      name: `sync-lb-maps-${r.name}`,
+      status: {
+        'success-count': r.successCount,
+        'failure-count': r.failureCount,
+        'consecutive-failure-count': r.consecutiveFailures,
+        ...(r.lastError !== undefined ? { 'last-failure-msg': r.lastError } : {}),
+        ...(r.lastSuccess !== undefined ? { 'last-success-timestamp': r.lastSuccess } : {}),
+      },
+    }));
+  }
+
   #stopServices(): void {
     this.#services?.stop();
     if (this.config.bpfLbSockDetachOnShutdown) this.#socketLb?.detach();
@@ -391,7 +405,7 @@ export class Daemon {
           ...(c.lastFailure !== undefined ? { 'last-failure-msg': c.lastFailure } : {}),
           ...(c.lastSuccess !== undefined ? { 'last-success-timestamp': c.lastSuccess } : {}),
         },
-      })),
+      })).concat(this.#serviceControllers()),
       'endpoint-count': this.#endpoints?.records().length ?? 0,
       hubble: obs ? { state: 'Ok', observer: { 'current-flows': obs.numFlows, 'max-flows': obs.maxFlows, 'seen-flows': obs.seenFlows } } : { state: 'Disabled' },
       'node-name': this.config.nodeName,

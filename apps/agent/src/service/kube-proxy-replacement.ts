@@ -97,6 +97,10 @@ export function resolveKubeProxyReplacement(c: KprConfig, cap: KprCapabilities):
     features[f as keyof KprFeatures] = false;
     messages.push(`${f} disabled: needs ${w.join(', ')}`);
   }
+  if (features.hostPort && !features.nodePort) {
+    features.hostPort = false;
+    messages.push('hostPort disabled: needs NodePort');
+  }
   if (cgroupProblem) {
     features.socketLB = false;
     messages.push(`socketLB disabled: ${cgroupProblem} (pass --cgroup-root)`);
