@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfObject, cgroupQuery } from '@cilium-ts/ebpf';
-import type { ServiceSpec, StatusResponse, KubeProxyReplacementStatus } from '@cilium-ts/api';
+import { BpfMap, BpfObject, cgroupQuery } from '@cilium-ts/ebpf';
+import { lb4MaglevCodec, u16KeyCodec, type ServiceSpec, type StatusResponse, type KubeProxyReplacementStatus } from '@cilium-ts/api';
 import { REPO_ROOT } from './lib/cni-runner.js';
 import { DBG_BIN, TestNode, type TestPod } from './lib/node-harness.js';
 import { uniqueName } from './lib/netns.js';
@@ -328,6 +328,35 @@ describe.skipIf(!haveLxcLb)('services: per-packet LB in bpf_lxc (kube-proxy repl
   it('runs without socket LB', async () => {
     const k = (await bed.node.agent.healthz())['kube-proxy-replacement'] as KubeProxyReplacementStatus;
     expect(k.features.socketLB?.enabled).toBe(false);
+  });
+
+  lbSuite(() => bed, 'per-packet');
+});
+
+describe.skipIf(!haveLxcLb)('services: per-packet LB with --bpf-lb-algorithm maglev', () => {
+  const bed = new Bed(undefined, 203);
+
+  beforeAll(async () => {
+    await bed.start(['--kube-proxy-replacement', 'false', '--bpf-lb-algorithm', 'maglev']);
+  }, 180_000);
+  afterAll(async () => {
+    await bed.stop();
+  });
+
+  it('writes a Maglev table per service and reports the algorithm', async () => {
+    await bed.node.agent.servicePut(7, bed.spec(84));
+    const k = (await bed.node.agent.healthz())['kube-proxy-replacement'] as KubeProxyReplacementStatus;
+    expect(k.mode).toBe('false');
+    const st = await bed.node.agent.healthz();
+    expect(st.controllers.map((c) => c.name)).toContain('sync-lb-maps-cilium_lb4_maglev');
+    const m = BpfMap.fromPinned(join(bed.node.bpfRoot, 'tc', 'globals', 'cilium_lb4_maglev'));
+    try {
+      const table = m.typed(u16KeyCodec, lb4MaglevCodec).lookup(7);
+      const ids = (await bed.node.agent.serviceGet(7))!.spec['backend-addresses'].map((b) => b.id);
+      expect(new Set(table)).toEqual(new Set(ids));
+    } finally {
+      m.close();
+    }
   });
 
   lbSuite(() => bed, 'per-packet');
