@@ -69,7 +69,7 @@ class Bed {
     this.client = await this.node.addPod();
   }
 
-  private spawnReady(netnsPath: string, args: string[]): Promise<ChildProcess> {
+  spawnReady(netnsPath: string, args: string[]): Promise<ChildProcess> {
     const p = spawn('nsenter', [`--net=${netnsPath}`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs.add(p);
     p.once('exit', () => this.procs.delete(p));
@@ -360,4 +360,71 @@ describe.skipIf(!haveLxcLb)('services: per-packet LB with --bpf-lb-algorithm mag
   });
 
   lbSuite(() => bed, 'per-packet');
+});
+
+const haveHostLb = objectHas('bpf_host.o', { maps: LB_MAPS, programs: ['cil_from_netdev', 'cil_to_netdev'] });
+
+describe.skipIf(!haveLxcLb || !haveHostLb)('services: NodePort from outside the node (bpf_host on --devices)', () => {
+  // "outside" is a netns of its own, wired to the node by a veth: ext0 (node side, --devices) <-> eth0
+  const outside = `cout-${uniqueName('')}`;
+  const outsidePath = `/run/netns/${outside}`;
+  const net = `192.168.${Math.floor(Math.random() * 200) + 20}`;
+  const nodeIp = `${net}.1`;
+  const bed = new Bed(undefined, 204);
+
+  beforeAll(async () => {
+    spawnSync('ip', ['netns', 'add', outside]);
+    const prepare = (n: TestNode): void => {
+      const sh = (args: string[]) => {
+        const r = spawnSync('ip', args, { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+      };
+      sh(['-n', outside, 'link', 'set', 'lo', 'up']);
+      sh(['-n', n.netnsName, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
+      sh(['-n', n.netnsName, 'addr', 'add', `${nodeIp}/24`, 'dev', 'ext0']);
+      sh(['-n', n.netnsName, 'link', 'set', 'ext0', 'up']);
+      sh(['-n', outside, 'addr', 'add', `${net}.2/24`, 'dev', 'eth0']);
+      sh(['-n', outside, 'link', 'set', 'eth0', 'up']);
+    };
+    bed.node = await TestNode.start({ nodeIp, routingMode: 'native', agentArgs: ['--kube-proxy-replacement', 'true', '--devices', 'ext0'], prepare });
+    for (let i = 1; i <= 3; i++) {
+      const pod = await bed.node.addPod();
+      bed.backends.push(pod);
+      await bed.spawnReady(pod.netnsPath, [BACKEND, `b${i}`, '8080']);
+    }
+    bed.client = await bed.node.addPod();
+  }, 180_000);
+  afterAll(async () => {
+    await bed.stop();
+    spawnSync('ip', ['netns', 'del', outside]);
+  });
+
+  const nodePortSpec = (ip: string, o: { etpLocal?: boolean } = {}): ServiceSpec => ({
+    'frontend-address': { ip, port: 30080, protocol: 'TCP' },
+    'backend-addresses': bed.backends.map((b) => ({ ip: b.ip, port: 8080, nodeName: bed.node.netnsName })),
+    flags: { type: 'NodePort', name: 'echo', namespace: 'default', ...(o.etpLocal ? { extTrafficPolicy: 'Local' as const } : {}) },
+  });
+
+  it('reports NodePort on the device with the node IP', async () => {
+    const k = (await bed.node.agent.healthz())['kube-proxy-replacement'] as KubeProxyReplacementStatus;
+    expect(k.features.nodePort).toMatchObject({ enabled: true, portMin: 30000, portMax: 32767 });
+    expect(k.deviceList).toEqual([{ name: 'ext0', ip: [nodeIp] }]);
+    expect(bed.dbg(['status'])).toMatch(new RegExp(`KubeProxyReplacement:\\s+True\\s+\\[ext0 ${nodeIp.replace(/\./g, '\\.')} \\(Direct Routing\\)\\]`));
+  });
+
+  it('a client outside reaches the NodePort on the node IP; connections spread over the backends', async () => {
+    await bed.node.agent.servicePut(20, nodePortSpec(nodeIp));
+    await bed.node.agent.servicePut(21, nodePortSpec('0.0.0.0'));
+    const r = spawnSync('nsenter', [`--net=${outsidePath}`, process.execPath, CLIENT, 'many', nodeIp, '30080', '24'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout.trim()) as ManyResult;
+    expect(res.errors).toEqual([]);
+    expect(Object.keys(counts(res.names)).sort()).toEqual(['b1', 'b2', 'b3']);
+  });
+
+  it('a pod reaches the NodePort too', () => {
+    const res = bed.many(30080, 6, 'many', nodeIp);
+    expect(res.errors).toEqual([]);
+    expect(res.names.length).toBe(6);
+  });
 });

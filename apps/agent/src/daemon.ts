@@ -267,7 +267,7 @@ export class Daemon {
 
     ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
     const tunnelIfindex = this.#setupRouting(netlink);
-    this.datapath.start({ tunnelIfindex });
+    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, lbAlgorithm: config.bpfLbAlgorithm });
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
     this.#startServices(netlink);
     const k8s = this.#k8s;

@@ -64,6 +64,9 @@ export class Datapath {
   #toContainer: BpfProgram | undefined;
   #overlayObj: BpfObject | undefined;
   #tunnelIfindex = 0;
+  /** NODE_IP (.rodata, network order) and LB_ALGORITHM (1: Maglev) for the LB code of every object. */
+  #nodeIp = 0;
+  #lbAlgorithm = 0;
   endpoints!: TypedMap<EndpointKey, EndpointInfo>;
   tunnel!: TypedMap<TunnelKey, TunnelValue>;
   ct!: TypedMap<CtKey4, CtEntry>;
@@ -85,8 +88,10 @@ export class Datapath {
   }
 
   /** tunnelIfindex: the VXLAN device bpf_lxc redirects other nodes' pod CIDRs to (0: native routing). */
-  start(o: { tunnelIfindex?: number } = {}): void {
+  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev' } = {}): void {
     this.#tunnelIfindex = o.tunnelIfindex ?? 0;
+    this.#nodeIp = o.nodeIp ? Buffer.from(o.nodeIp.split('.').map(Number)).readUInt32LE(0) : 0;
+    this.#lbAlgorithm = o.lbAlgorithm === 'maglev' ? 1 : 0;
     if (!existsSync(this.objectPath)) {
       throw new AgentError('DATAPATH_OBJECT_MISSING', `datapath object ${this.objectPath} not found`, 'run `make build` (it compiles bpf/ with clang) or pass --bpf-dir');
     }
@@ -107,7 +112,7 @@ export class Datapath {
   #load(): void {
     const obj = BpfObject.open(this.objectPath, {
       pinRoot: this.pinDir,
-      rodata: { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex },
+      rodata: Datapath.rodataFor(this.objectPath, this.rodata),
     });
     try {
       obj.load();
@@ -140,7 +145,18 @@ export class Datapath {
 
   /** The loaded bpf_lxc object (after start()), e.g. for the socket LB to share its pin root. */
   get rodata(): Record<string, number> {
-    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex };
+    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, LB_ALGORITHM: this.#lbAlgorithm };
+  }
+
+  /** The globals of `values` that the object declares (an older object without the LB globals still loads). */
+  static rodataFor(path: string, values: Record<string, number>): Record<string, number> {
+    const probe = BpfObject.open(path);
+    try {
+      const known = new Set(probe.rodataVars().map((v) => v.name));
+      return Object.fromEntries(Object.entries(values).filter(([k]) => known.has(k)));
+    } finally {
+      probe.close();
+    }
   }
 
   get bpfDir(): string {
@@ -174,7 +190,7 @@ export class Datapath {
       throw new AgentError('DATAPATH_OBJECT_MISSING', `datapath object ${this.overlayObjectPath} not found`, 'run `make build` (it compiles bpf/ with clang) or pass --bpf-dir');
     }
     this.#overlayObj?.close();
-    const obj = BpfObject.open(this.overlayObjectPath, { pinRoot: this.pinDir, rodata: { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex } });
+    const obj = BpfObject.open(this.overlayObjectPath, { pinRoot: this.pinDir, rodata: Datapath.rodataFor(this.overlayObjectPath, this.rodata) });
     try {
       obj.load();
       tcAttach({ ifindex, direction: 'ingress', program: obj.program(PROG_FROM_OVERLAY), handle: TC_HANDLE, priority: TC_PRIORITY, replace: true });
