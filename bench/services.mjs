@@ -293,20 +293,68 @@ function kubeProxyPeer(mode) {
   };
 }
 
-/** Ours: available once the agent runs the service manager and the socket LB (issue 4, in progress). */
+/**
+ * Ours: bin/cilium-agent in the node netns, Kubernetes mode (its own kubeconfig, --node-name the lab node,
+ * --ipam kubernetes with a podCIDR the bench sets on the Node), kube-proxy-replacement=true, socket LB
+ * (bpf_sock) attached at the node's cgroup2 subtree (--cgroup-root) and detached on shutdown. A fresh state
+ * dir and bpffs per start, so it programs everything from scratch as kube-proxy does after --cleanup.
+ */
 function oursPeer() {
   return {
     name: 'ours',
-    unavailable(ctx) {
+    unavailable() {
       const help = run(process.execPath, [join(root, 'bin', 'cilium-agent'), '--help'], { allowFail: true }).stdout;
-      if (!existsSync(join(root, 'bpf', 'build', 'bpf_sock.o'))) return 'bpf/build/bpf_sock.o is not built (socket LB not in the tree yet)';
-      if (!/--cgroup-root/.test(help)) return 'bin/cilium-agent has no --cgroup-root (socket LB attach point) yet';
-      return ctx.oursStart ? undefined : 'the agent service manager is not wired into this bench yet';
+      if (!existsSync(join(root, 'bpf', 'build', 'bpf_sock.o'))) return 'bpf/build/bpf_sock.o is not built (socket LB)';
+      for (const f of ['--cgroup-root', '--bpf-lb-sock-detach-on-shutdown', '--ipam', '--kube-proxy-replacement']) {
+        if (!help.includes(f)) return `bin/cilium-agent has no ${f}`;
+      }
+      return undefined;
+    },
+    async prepare(ctx) {
+      // The CRDs the agent writes (CiliumNode, CiliumEndpoint, ...) and a pod CIDR on the Node (ipam=kubernetes).
+      run(ctx.kubectl, ['--kubeconfig', join(ctx.lab.dir, 'admin.kubeconfig'), 'apply', '-f', join(root, 'install', 'kubernetes', 'cilium', 'crds')]);
+      run(ctx.kubectl, ['--kubeconfig', join(ctx.lab.dir, 'admin.kubeconfig'), 'wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+      await ctx.kube.must('PATCH', `/api/v1/nodes/${ctx.lab.nodeName}`, { spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] } }, { contentType: 'application/merge-patch+json' });
     },
     start(ctx) {
-      return ctx.oursStart(ctx);
+      const dir = tmpDir(`ours-${ctx.n}`);
+      const kubeconfig = join(dir, 'kubeconfig');
+      copyFileSync(join(ctx.lab.dir, 'admin-underlay.kubeconfig'), kubeconfig);
+      const bpfRoot = join(dir, 'bpffs');
+      mkdirSync(bpfRoot);
+      mkdirSync(join(dir, 'state'));
+      const [cmd, args] = inNetns(ctx.lab.nodeNs, [
+        process.execPath, join(root, 'bin', 'cilium-agent'),
+        '--k8s-mode', '--k8s-kubeconfig-path', kubeconfig, '--node-name', ctx.lab.nodeName, '--ipam', 'kubernetes',
+        '--kube-proxy-replacement', 'true', '--cgroup-root', ctx.lab.cgroupRoot, '--bpf-lb-sock-detach-on-shutdown', 'true',
+        '--state-dir', join(dir, 'state'), '--bpf-root', bpfRoot, '--socket-path', join(dir, 'cilium.sock'),
+        '--hubble-socket-path', join(dir, 'hubble.sock'), '--enable-hubble', 'false', '--agent-health-port', '0',
+        '--host-device', `coh${suffix.slice(0, 5)}`, '--tunnel-device', `cvx${suffix.slice(0, 5)}`,
+        ...(process.env.BENCH_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean),
+      ]);
+      const h = startProcess(cmd, args, 'cilium-agent');
+      const stop = () => {
+        h.stop();
+        spawnSync('umount', ['-l', bpfRoot]);
+        const left = run('bpftool', ['cgroup', 'show', ctx.lab.cgroupRoot], { allowFail: true }).stdout.trim();
+        if (left) {
+          console.error(`    ours: programs still attached at ${ctx.lab.cgroupRoot} after the agent stopped:\n${left}`);
+          detachAll(ctx.lab.cgroupRoot);
+        }
+      };
+      return { pid: h.proc.pid, alive: h.alive, log: h.log, stop };
     },
   };
+}
+
+/** Detaches every BPF program attached at one cgroup dir (the lab node's subtree only). */
+function detachAll(cg) {
+  const r = run('bpftool', ['-j', 'cgroup', 'show', cg], { allowFail: true });
+  let progs = [];
+  try {
+    progs = JSON.parse(r.stdout || '[]');
+  } catch {}
+  for (const p of progs) run('bpftool', ['cgroup', 'detach', cg, p.attach_type, 'id', String(p.id)], { allowFail: true });
 }
 
 // ---------------------------------------------------------------- measurements
@@ -513,6 +561,7 @@ export async function benchServices(opts = {}) {
         console.log(`${p}: not available yet (${why})`);
       }
     }
+    for (const p of PEERS) if (!unavailable[p] && peerImpls[p].prepare) await peerImpls[p].prepare(ctx);
     // Start from clean tables (a previous run killed hard may have left rules in a reused netns: not here, but cheap).
     kpCleanup(ctx);
     let have = 0;
