@@ -128,6 +128,10 @@ async function reachAll(sources: Source[], url: string, backends: Set<string>): 
   return failures;
 }
 
+function expectReached(failures: string[]): void {
+  expect(failures, `unreachable:\n${failures.join('\n')}`).toEqual([]);
+}
+
 interface AgentService {
   spec: { 'frontend-address': { ip: string; port: number; protocol: string }; 'backend-addresses': Array<{ ip: string; port: number; state?: string }>; flags: { type: string; name?: string } };
 }
@@ -252,7 +256,7 @@ describe('kube-proxy replacement on a 2-node lab', () => {
 
   it('ClusterIP: reached from pods on both nodes and from both nodes; connections spread over the 3 backends', async () => {
     const url = `http://${clusterIp.get('echo-cip')}/hostname`;
-    expect(await reachAll(sourcesFor('node1'), url, backendNames)).toEqual([]);
+    expectReached(await reachAll(sourcesFor('node1'), url, backendNames));
     for (const from of ['default/client-node1', 'node2']) {
       const seen = hostnames(from, `http://${clusterIp.get('echo-cip')}`, 30);
       expect(seen.filter((h) => !backendNames.has(h)), `${from}: ${seen.join(' ')}`).toEqual([]);
@@ -261,24 +265,24 @@ describe('kube-proxy replacement on a 2-node lab', () => {
   });
 
   it('NodePort: node address:nodePort from pods on both nodes and from both nodes', async () => {
-    expect(await reachAll(sourcesFor('node1'), `http://${node1Ip}:${NODE_PORT}/hostname`, backendNames)).toEqual([]);
-    expect(await reachAll(sourcesFor('node2'), `http://${node2Ip}:${NODE_PORT}/hostname`, backendNames)).toEqual([]);
+    expectReached(await reachAll(sourcesFor('node1'), `http://${node1Ip}:${NODE_PORT}/hostname`, backendNames));
+    expectReached(await reachAll(sourcesFor('node2'), `http://${node2Ip}:${NODE_PORT}/hostname`, backendNames));
     // the NodePort service's ClusterIP too
-    expect(await reachAll(sourcesFor('node2').slice(0, 3), `http://${clusterIp.get('echo-np')}/hostname`, backendNames)).toEqual([]);
+    expectReached(await reachAll(sourcesFor('node2').slice(0, 3), `http://${clusterIp.get('echo-np')}/hostname`, backendNames));
   });
 
   it('ExternalIPs: an address of the lab\'s underlay subnet', async () => {
-    expect(await reachAll(sourcesFor('node1'), `http://${extIp()}/hostname`, backendNames)).toEqual([]);
+    expectReached(await reachAll(sourcesFor('node1'), `http://${extIp()}/hostname`, backendNames));
   });
 
   it('LoadBalancer: the ingress IP from status.loadBalancer, its NodePort and its ClusterIP', async () => {
-    expect(await reachAll(sourcesFor('node2'), `http://${lbIp()}/hostname`, backendNames)).toEqual([]);
-    expect(await reachAll(sourcesFor('node1').slice(0, 3), `http://${node1Ip}:${NODE_PORT + 1}/hostname`, backendNames)).toEqual([]);
-    expect(await reachAll(sourcesFor('node1').slice(0, 3), `http://${clusterIp.get('echo-lb')}/hostname`, backendNames)).toEqual([]);
+    expectReached(await reachAll(sourcesFor('node2'), `http://${lbIp()}/hostname`, backendNames));
+    expectReached(await reachAll(sourcesFor('node1').slice(0, 3), `http://${node1Ip}:${NODE_PORT + 1}/hostname`, backendNames));
+    expectReached(await reachAll(sourcesFor('node1').slice(0, 3), `http://${clusterIp.get('echo-lb')}/hostname`, backendNames));
   });
 
   it('HostPort: node2 address:hostPort -> the pod on node2', async () => {
-    expect(await reachAll(sourcesFor('node2'), `http://${node2Ip}:${HOST_PORT}/hostname`, new Set(['hostport-echo']))).toEqual([]);
+    expectReached(await reachAll(sourcesFor('node2'), `http://${node2Ip}:${HOST_PORT}/hostname`, new Set(['hostport-echo'])));
   });
 
   it('sessionAffinity ClientIP: every connection of a client goes to the same backend', () => {
@@ -360,7 +364,7 @@ describe('kube-proxy replacement on a 2-node lab', () => {
       // curl exit 7: could not connect (refused); 28 would be the timeout of a silently dropped SYN
       if (r.rc !== 7) failures.push(`${from}: rc=${r.rc} ${r.body} ${r.err}`);
     }
-    expect(failures).toEqual([]);
+    expect(failures, failures.join("\n")).toEqual([]);
     const hubble = join(root, 'bin', 'hubble');
     const flows = await waitFor('a DROPPED flow to the empty service', () => {
       const r = run(hubble, ['observe', '--server', `unix://${nodeOf('node1').dir}/run-cilium/hubble.sock`, '--verdict', 'DROPPED', '--last', '2000', '-o', 'json'], { allowFail: true });
