@@ -85,6 +85,8 @@ interface SvcEntry {
   svcKeys: Lb4Key[];
   backendKeys: string[]; // beKey()s referenced
   maglev: boolean;
+  /** The normalised input, to skip identical re-upserts (bulk resyncs). */
+  inJson: string;
 }
 
 interface BackendEntry {
@@ -479,6 +481,8 @@ export class ServiceManager {
     if (old && spec.id !== undefined && spec.id !== old.id) {
       throw new AgentError('SERVICE_ID_MISMATCH', `frontend ${fk} is service ${old.id}, not ${spec.id}`, `PUT /v1/service/${old.id}, or delete service ${old.id} first`, 409);
     }
+    const inJson = JSON.stringify({ ...spec, id: undefined });
+    if (old && old.source === source && old.inJson === inJson) return { id: old.id, created: false, changed: false };
     const id = old ? old.id : this.#allocId(spec.id);
     const { log } = this.opts;
     const protos = PROTOS[fe.protocol] ?? [];
@@ -562,7 +566,7 @@ export class ServiceManager {
       }),
     };
     const changed = !old || old.source !== source || JSON.stringify(old.spec) !== JSON.stringify(outSpec);
-    const entry: SvcEntry = { id, source, spec: outSpec, svcKeys, backendKeys: newBackendKeys, maglev };
+    const entry: SvcEntry = { id, source, spec: outSpec, svcKeys, backendKeys: newBackendKeys, maglev, inJson };
     this.#byFe.set(fk, entry);
     this.#byId.set(id, entry);
     if (!old) log.debug({ id, frontend: fk, backends: withIds.length }, 'service created');
