@@ -284,6 +284,9 @@ describe.skipIf(!haveLxcLb || !haveSockLb)('services: socket LB (bpf_sock on --c
     const list = bed.dbg(['service', 'list']);
     expect(list.split('\n')[0]).toMatch(/^ID\s+Frontend\s+Service Type\s+Backend/);
     expect(list).toMatch(new RegExp(`^1\\s+${bed.vip.replace(/\./g, '\\.')}:80\\s+ClusterIP\\s+1 => ${bed.backends[0]!.ip.replace(/\./g, '\\.')}:8080 \\(active\\)`, 'm'));
+    const one = bed.dbg(['service', 'get', '1']);
+    expect(one.split('\n').filter(Boolean).length).toBe(4);
+    expect(JSON.parse(bed.dbg(['service', 'get', '1', '-o', 'json'])).spec.id).toBe(1);
     const lb = bed.dbg(['bpf', 'lb', 'list']);
     expect(lb.split('\n')[0]).toMatch(/^SERVICE ADDRESS\s+BACKEND ADDRESS \(REVNAT_ID\) \(SLOT\)/);
     expect(lb).toContain(`${bed.vip}:80/TCP`);

@@ -165,12 +165,14 @@ service
 service
   .command('get <id>')
   .description('display service information')
-  .action(async (id: string) => {
+  .option('-o, --output <fmt>', 'json')
+  .action(async (id: string, o: { output?: string }) => {
     const n = Number(id);
     if (!/^\d+$/.test(id) || n < 1 || n > 65535) throw new CliError('DBG_BAD_SERVICE_ID', `"${id}" is not a service id`, 'use the ID column of `cilium-dbg service list`');
     const s = await client().serviceGet(n);
     if (!s) throw new CliError('SERVICE_NOT_FOUND', `service ${id} not found`, 'list them with `cilium-dbg service list`');
-    json(s);
+    if (o.output === 'json') return json(s);
+    out(serviceListText([s]));
   });
 service
   .command('delete <id>')
