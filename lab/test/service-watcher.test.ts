@@ -141,6 +141,8 @@ describe('ServiceWatcher on a real kube-apiserver, feeding the ServiceManager', 
     await waitUntil('etcd /health', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 60_000, [etcd]);
     await startApiserver();
     await waitUntil('namespace default', () => kc.tryGet(Resources.Namespace, NS), 60_000, [api]);
+    // the apiserver's own "kubernetes" Service (created a moment after /readyz), so that it is part of the first listing
+    await waitUntil('Service default/kubernetes', () => kc.tryGet(Resources.Service, 'kubernetes', NS), 60_000, [api]);
     manager = new ServiceManager({ maps: {}, nodeName: NODE, algorithm: 'random', mode: 'snat', kpr: KPR, log });
   });
 
