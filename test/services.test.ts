@@ -208,6 +208,26 @@ function lbSuite(bed: () => Bed, path: 'socket' | 'per-packet'): void {
     expect(new Set(res.names).size).toBe(2);
     expect(await held.send('still')).toBe('still');
     held.close();
+    // every backend terminating (serving): they take new connections again, as Kubernetes does
+    await b.node.agent.servicePut(3, b.spec(82, { states: Object.fromEntries(b.backends.map((x) => [x.ip, 'terminating' as const])) }));
+    const all = b.many(82, 12);
+    expect(all.errors).toEqual([]);
+    expect(new Set(all.names).size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('scaling the backends down and up keeps established connections to the backends that stay', async () => {
+    const b = bed();
+    await b.node.agent.servicePut(6, b.spec(85));
+    const held = await b.hold(85);
+    const stays = b.backends.find((x) => x.ip === b.backends[Number(held.name.slice(1)) - 1]!.ip)!;
+    const others = b.backends.filter((x) => x !== stays);
+    await b.node.agent.servicePut(6, b.spec(85, { backends: [stays] }));
+    expect(await held.send('down')).toBe('down');
+    expect(new Set(b.many(85, 6).names)).toEqual(new Set([held.name]));
+    await b.node.agent.servicePut(6, b.spec(85, { backends: [stays, ...others] }));
+    expect(await held.send('up')).toBe('up');
+    expect(new Set(b.many(85, 24).names).size).toBe(3);
+    held.close();
   });
 
   it('a service without backends is refused at once, and the drop is a flow', async () => {

@@ -9,6 +9,7 @@ import { BpfObject, unmountBpffs } from '@cilium-ts/ebpf';
 import {
   BE_F_LOCAL,
   BE_STATE_ACTIVE,
+  BE_STATE_QUARANTINED,
   BE_STATE_TERMINATING,
   LB_LOOKUP_SCOPE_EXT,
   LB_LOOKUP_SCOPE_INT,
@@ -150,6 +151,15 @@ describe('ServiceManager', () => {
     const m = mgr();
     const r = m.upsertService(clusterIp('10.96.0.11', 80, [{ ip: '10.0.2.1', port: 80, state: 'terminating' }, { ip: '10.0.2.2', port: 80, state: 'quarantined' }]));
     expect(rows('10.96.0.11', 80).map((x) => x.count)[0]).toBe(1);
+    // in the slots for lack of a ready one: ACTIVE for the datapath, still 'terminating' in the API
+    const [t, q] = m.get(r.id)!.spec['backend-addresses'];
+    expect(t?.state).toBe('terminating');
+    expect(backendRow(t!.id!)?.state).toBe(BE_STATE_ACTIVE);
+    expect(backendRow(q!.id!)?.state).toBe(BE_STATE_QUARANTINED);
+    // a ready backend comes: the terminating one leaves the slots and is TERMINATING again
+    m.upsertService(clusterIp('10.96.0.11', 80, [{ ip: '10.0.2.1', port: 80, state: 'terminating' }, { ip: '10.0.2.3', port: 80 }]));
+    expect(backendRow(t!.id!)?.state).toBe(BE_STATE_TERMINATING);
+    expect(rows('10.96.0.11', 80)[0]?.count).toBe(1);
     const e = m.upsertService(clusterIp('10.96.0.12', 80, []));
     expect(rows('10.96.0.12', 80)).toEqual([expect.objectContaining({ slot: 0, count: 0, revNatIndex: e.id })]);
     expect(r.id).not.toBe(e.id);
@@ -192,7 +202,8 @@ describe('ServiceManager', () => {
     expect(backendRow(local[0]!)?.flags).toBe(BE_F_LOCAL);
     const np = m.upsertService({ 'frontend-address': { ip: '0.0.0.0', port: 30080, protocol: 'TCP' }, 'backend-addresses': bes, flags: { type: 'NodePort', extTrafficPolicy: 'Local' } });
     expect(rows('0.0.0.0', 30080)[0]).toMatchObject({ count: 2, flags: SVC_F_NODEPORT | SVC_F_EXT_LOCAL, revNatIndex: np.id });
-    expect(rows('0.0.0.0', 30080, LB_LOOKUP_SCOPE_INT)).toEqual([]);
+    // pods and the node still use every backend (Cilium's two scopes)
+    expect(rows('0.0.0.0', 30080, LB_LOOKUP_SCOPE_INT)[0]).toMatchObject({ count: 3, revNatIndex: np.id });
     // dropping the policy drops the INT rows
     m.upsertService(clusterIp('10.96.2.1', 80, bes));
     expect(rows('10.96.2.1', 80, LB_LOOKUP_SCOPE_INT)).toEqual([]);

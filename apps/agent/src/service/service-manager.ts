@@ -499,7 +499,6 @@ export class ServiceManager {
         if (!protos.includes(p)) continue;
         const e = this.#backendRef(b.ip, b.port, p);
         const state = STATE_NUM[b.state ?? 'active'];
-        e.refs.set(id, state);
         const local = b.nodeName !== undefined && b.nodeName === this.opts.nodeName;
         withIds.push({ b, e, state, local, proto: p });
         newBackendKeys.push(beKey(b.ip, b.port, p));
@@ -514,21 +513,31 @@ export class ServiceManager {
       this.#affinityPurge.add(`${id}:${e.id}`);
       this.#writeBackend(e);
     }
+    // Which backends take slots, per protocol: the ready ones, or, when none is ready, the serving+terminating
+    // ones (as Kubernetes does); those then count as ACTIVE for this service (the datapath only picks ACTIVE).
+    const usableBy = new Map<number, typeof withIds>();
+    for (const p of protos) {
+      const mine = withIds.filter((w) => w.proto === p);
+      const ready = mine.filter((w) => w.state === BE_STATE_ACTIVE);
+      usableBy.set(p, ready.length > 0 ? ready : mine.filter((w) => w.state === BE_STATE_TERMINATING));
+    }
+    const fallback = new Set([...usableBy.values()].flat().filter((w) => w.state !== BE_STATE_ACTIVE).map((w) => w.e));
     for (const w of withIds) {
+      w.e.refs.set(id, fallback.has(w.e) ? BE_STATE_ACTIVE : w.state);
       w.e.local = w.local;
       this.#writeBackend(w.e);
     }
 
-    // frontend rows per protocol and scope
+    // frontend rows per protocol and scope. EXT: every usable backend, or the local ones with
+    // externalTrafficPolicy=Local. INT (pods and the node look it up first when the EXT row has a *_LOCAL flag):
+    // the local ones with internalTrafficPolicy=Local, else all (so eTP=Local does not limit pods: Cilium's two scopes).
     const svcKeys: Lb4Key[] = [];
     let maglevIds: number[] | undefined;
     for (const p of protos) {
-      const mine = withIds.filter((w) => w.proto === p);
-      const ready = mine.filter((w) => w.state === BE_STATE_ACTIVE);
-      const usable = ready.length > 0 ? ready : mine.filter((w) => w.state === BE_STATE_TERMINATING);
-      const ext = flags & SVC_F_EXT_LOCAL ? usable.filter((w) => w.local) : usable;
-      const scopes: Array<[number, typeof usable]> = [[LB_LOOKUP_SCOPE_EXT, ext]];
-      if (flags & SVC_F_INT_LOCAL) scopes.push([LB_LOOKUP_SCOPE_INT, usable.filter((w) => w.local)]);
+      const usable = usableBy.get(p) ?? [];
+      const local = usable.filter((w) => w.local);
+      const scopes: Array<[number, typeof usable]> = [[LB_LOOKUP_SCOPE_EXT, flags & SVC_F_EXT_LOCAL ? local : usable]];
+      if (flags & (SVC_F_INT_LOCAL | SVC_F_EXT_LOCAL)) scopes.push([LB_LOOKUP_SCOPE_INT, flags & SVC_F_INT_LOCAL ? local : usable]);
       for (const [scope, list] of scopes) {
         const base = { address: fe.ip, dport: fe.port, proto: p, scope };
         const master: Lb4Key = { ...base, backendSlot: 0 };
