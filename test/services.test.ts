@@ -451,3 +451,18 @@ describe.skipIf(!haveLxcLb || !haveHostLb)('services: NodePort from outside the 
     expect(res.names.length).toBe(6);
   });
 });
+
+describe.skipIf(!haveLxcLb || !haveSockLb)('kube-proxy-replacement=strict refuses what it cannot do', () => {
+  it('never attaches to the root of the cgroup2 hierarchy: strict refuses to start, naming the problem', async () => {
+    const before = cgroupQuery(CGROUP2, 'cgroup_inet4_connect');
+    const err = await TestNode.start({ agentArgs: ['--kube-proxy-replacement', 'strict', '--cgroup-root', CGROUP2] }).then(
+      async (n) => {
+        await n.stop();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/kube-proxy-replacement=strict: socketLB needs a usable --cgroup-root: \/sys\/fs\/cgroup\/unified is the root of the cgroup2 hierarchy/);
+    expect(cgroupQuery(CGROUP2, 'cgroup_inet4_connect')).toEqual(before);
+  });
+});
