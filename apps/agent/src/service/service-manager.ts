@@ -262,9 +262,12 @@ export class ServiceManager {
 
   /**
    * Makes the services of `source` exactly `specs` (others' services untouched; a frontend owned by another
-   * source moves to this one). All specs are validated first; the maps are written with batch operations.
+   * source moves to this one). Services found only in the maps at restart (source 'restored': no state file
+   * said whose they are) go too unless `dropRestored: false`, as Cilium deletes restored services the first
+   * full Kubernetes sync does not claim. All specs are validated first; the maps are written with batch
+   * operations.
    */
-  syncAll(specs: ServiceSpec[], source: ServiceSource): { updated: number; deleted: number } {
+  syncAll(specs: ServiceSpec[], source: ServiceSource, o: { dropRestored?: boolean } = {}): { updated: number; deleted: number } {
     const norm = specs.map((s) => normaliseServiceSpec(s));
     const want = new Set<string>();
     for (const s of norm) {
@@ -288,7 +291,8 @@ export class ServiceManager {
     let deleted = 0;
     for (const e of [...this.#byFe.values()]) {
       const fe = e.spec['frontend-address'];
-      if (e.source === source && !want.has(feKey(fe.ip, fe.port, fe.protocol))) {
+      const mine = e.source === source || (e.source === 'restored' && (o.dropRestored ?? true));
+      if (mine && !want.has(feKey(fe.ip, fe.port, fe.protocol))) {
         this.#remove(e);
         deleted++;
       }
