@@ -514,7 +514,7 @@ export class ServiceManager {
       const e = this.#backends.get(k);
       if (!e) continue;
       e.refs.delete(id);
-      this.#affinityPurge.add(`${id}:${e.id}`);
+      if (old?.spec.flags.sessionAffinity) this.#affinityPurge.add(`${id}:${e.id}`);
       this.#writeBackend(e);
     }
     // Which backends take slots, per protocol: the ready ones, or, when none is ready, the serving+terminating
@@ -606,7 +606,7 @@ export class ServiceManager {
     }
     this.rnat.delete(e.id);
     if (e.maglev || this.maglev.get(e.id)) this.maglev.delete(e.id);
-    this.#affinityPurge.add(`${e.id}`);
+    if (e.spec.flags.sessionAffinity) this.#affinityPurge.add(`${e.id}`);
     this.#byFe.delete(feKey(fe.ip, fe.port, fe.protocol));
     this.#byId.delete(e.id);
   }
