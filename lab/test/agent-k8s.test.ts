@@ -184,7 +184,7 @@ describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
       expect(JSON.parse(h.body)).toMatchObject({ state: 'Ok' });
     }
     const st = agentApi('node2', '/v1/healthz');
-    expect(st['kube-proxy-replacement']).toEqual({ mode: 'true' });
+    expect(st['kube-proxy-replacement']).toMatchObject({ mode: 'true' });
     expect(st['kubernetes']).toMatchObject({ state: 'Ok', synced: true });
   });
 
