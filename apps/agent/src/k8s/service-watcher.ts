@@ -204,7 +204,7 @@ export class ServiceWatcher {
   #enqueue(owner: string): void {
     if (this.#stopped || !this.#synced) return; // before the bulk sync the caches are all that matter
     this.#queue.add(owner);
-    if (!this.#scheduled && !this.#retryTimer) this.#scheduled = setImmediate(() => this.#drain());
+    if (!this.#scheduled) this.#scheduled = setImmediate(() => this.#drain());
   }
 
   #bulkSync(): void {
@@ -255,8 +255,10 @@ export class ServiceWatcher {
     this.#backoffMs = 500;
   }
 
+  /** Applies every queued owner; the ones that fail are retried together after a backoff (the others go on). */
   #drain(): void {
     this.#scheduled = undefined;
+    const failed = new Set<string>();
     while (this.#queue.size > 0 && !this.#stopped) {
       const owner = this.#queue.values().next().value as string;
       this.#queue.delete(owner);
@@ -264,20 +266,25 @@ export class ServiceWatcher {
         this.#reconcile(owner);
       } catch (e) {
         this.stats.failures++;
-        this.#queue.add(owner);
+        failed.add(owner);
         this.#lastError = `${owner}: ${(e as Error).message}`;
         this.#log.warn({ owner, code: (e as { code?: string }).code, err: (e as Error).message, retryMs: this.#backoffMs }, 'service update failed; retrying');
-        this.#retryTimer = setTimeout(() => {
-          this.#retryTimer = undefined;
-          this.#drain();
-        }, this.#backoffMs);
-        this.#retryTimer.unref();
-        this.#backoffMs = Math.min(30_000, this.#backoffMs * 2);
-        return;
       }
     }
-    this.#backoffMs = 500;
-    if (this.#queue.size === 0) this.#lastError = undefined;
+    if (failed.size === 0) {
+      this.#backoffMs = 500;
+      this.#lastError = undefined;
+      return;
+    }
+    if (this.#stopped) return;
+    for (const o of failed) this.#queue.add(o);
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#drain();
+    }, this.#backoffMs);
+    this.#retryTimer.unref();
+    this.#backoffMs = Math.min(30_000, this.#backoffMs * 2);
   }
 
   /** Applies one owner's difference; on a throw, what succeeded so far is recorded (so a retry redoes only the rest). */
