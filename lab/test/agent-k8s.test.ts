@@ -228,6 +228,7 @@ describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/Cilium:\s+OK/);
     expect(r.stdout).toMatch(/DaemonSet\s+cilium\s+Desired: 2, Ready: 2\/2, Available: 2\/2/);
+    expect(r.stdout).toMatch(/KubeProxyReplacement:\s+True\s+\[NodePort \(SNAT, 30000-32767, Random\), HostPort, ExternalIPs, SocketLB, SessionAffinity\]/);
   });
 
   it('survives an apiserver restart: keeps working, new pods get CiliumEndpoints, unchanged ones are not rewritten', async () => {

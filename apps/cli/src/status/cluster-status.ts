@@ -36,6 +36,8 @@ export class ClusterStatus {
   readonly errors = new Map<string, Map<string, ErrorCount>>();
   readonly collectionErrors: string[] = [];
   helmChartVersion = '';
+  /** The KubeProxyReplacement summary from cilium-config ('' when there is no cilium-config). */
+  kubeProxyReplacement = '';
   /** Set when the API server could not be reached at all (nothing else was collected). */
   unreachable: { message: string; hint: string } | undefined;
 
@@ -98,6 +100,7 @@ export class ClusterStatus {
       errors: Object.fromEntries([...this.errors].map(([k, v]) => [k, Object.fromEntries([...v].map(([p, e]) => [p, { Errors: e.errors, Warnings: e.warnings, Disabled: e.disabled }]))])),
       collection_errors: this.collectionErrors,
       helm_chart_version: this.helmChartVersion,
+      ...(this.kubeProxyReplacement ? { kube_proxy_replacement: this.kubeProxyReplacement } : {}),
     };
   }
 }

@@ -4,6 +4,7 @@
 // Messages are cilium-cli's, so scripts that grep them keep working.
 import type { V1DaemonSet, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { AGENT, AGENT_CONTAINER, CLUSTERMESH, ClusterStatus, ENVOY, HUBBLE_UI, OPERATOR, RELAY } from './cluster-status.js';
+import { kprSummary } from './kpr-summary.js';
 import type { StatusSource } from './status-source.js';
 
 export interface CollectOptions {
@@ -145,6 +146,13 @@ export async function collectStatus(src: StatusSource, opts: CollectOptions): Pr
     s.helmChartVersion = (await src.helmChartVersion(ns, opts.helmReleaseName ?? 'cilium')) ?? '';
   } catch (e) {
     s.collectionError(`helm release: ${errText(e)}`);
+  }
+  if (src.getConfigMapData) {
+    try {
+      s.kubeProxyReplacement = kprSummary(await src.getConfigMapData(ns, 'cilium-config'));
+    } catch (e) {
+      s.collectionError(`cilium-config: ${errText(e)}`);
+    }
   }
   return s;
 }

@@ -87,6 +87,7 @@ export function formatStatus(s: ClusterStatus, opts: { colour?: boolean } = {}):
   }
   line('Cluster Pods:', `${s.podsCount.byCilium}/${s.podsCount.all} managed by Cilium`);
   line('Helm chart version:', s.helmChartVersion);
+  if (s.kubeProxyReplacement) line('KubeProxyReplacement:', s.kubeProxyReplacement);
   header = 'Image versions';
   for (const [name, images] of s.imageCount) {
     for (const [image, n] of images) {

@@ -103,6 +103,11 @@ export class KubeStatusSource implements StatusSource {
     return list?.items?.length;
   }
 
+  async getConfigMapData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    const cm = await this.call(() => this.core.readNamespacedConfigMap({ namespace, name }));
+    return cm ? (cm.data ?? {}) : undefined;
+  }
+
   /** Helm 3 keeps each release revision in a Secret `sh.helm.release.v1.<name>.v<N>` (base64 of gzipped JSON). */
   async helmChartVersion(namespace: string, release: string): Promise<string | undefined> {
     const list = await this.call(() => this.core.listNamespacedSecret({ namespace, labelSelector: `owner=helm,name=${release},status=deployed` }));

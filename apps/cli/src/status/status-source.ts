@@ -11,4 +11,6 @@ export interface StatusSource {
   countCiliumEndpoints(): Promise<number | undefined>;
   /** Chart version of the deployed Helm release, undefined when there is none. */
   helmChartVersion(namespace: string, release: string): Promise<string | undefined>;
+  /** A ConfigMap's data (cilium-config), undefined when it does not exist. */
+  getConfigMapData?(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }

@@ -1,0 +1,32 @@
+// The `KubeProxyReplacement:` line of `cilium status`: what the install's cilium-config asks every agent for
+// (the agents' own view, with what the kernel allowed, is `cilium-dbg status` on each node).
+// Same mode words as Cilium (`True`, `False`, `Probe`, `Partial`, `Strict`, `Disabled`) and the enabled
+// features in brackets.
+
+const MODE_WORDS: Record<string, string> = { true: 'True', false: 'False', strict: 'Strict', probe: 'Probe', partial: 'Partial', disabled: 'Disabled' };
+
+/** "True   [NodePort (SNAT, 30000-32767, Random), HostPort, ExternalIPs, SocketLB, SessionAffinity]" or "False". */
+export function kprSummary(config: Record<string, string> | undefined): string {
+  if (!config) return '';
+  const mode = (config['kube-proxy-replacement'] ?? 'false').toLowerCase();
+  const word = MODE_WORDS[mode] ?? mode;
+  if (mode === 'false' || mode === 'disabled') return word;
+  // true/strict/probe: every sub-feature unless turned off; partial: only those turned on.
+  const on = (key: string): boolean => {
+    const v = config[key];
+    return mode === 'partial' ? v === 'true' : v !== 'false';
+  };
+  const features: string[] = [];
+  if (on('enable-node-port')) {
+    const lbMode = (config['bpf-lb-mode'] ?? 'snat').toUpperCase();
+    const algo = (config['bpf-lb-algorithm'] ?? 'random') === 'maglev' ? 'Maglev' : 'Random';
+    features.push(`NodePort (${lbMode}, ${config['node-port-range']?.replace(',', '-') ?? '30000-32767'}, ${algo})`);
+  }
+  if (on('enable-host-port')) features.push('HostPort');
+  if (on('enable-external-ips')) features.push('ExternalIPs');
+  const sock = config['bpf-lb-sock'] !== undefined ? (mode === 'partial' ? config['bpf-lb-sock'] === 'true' : config['bpf-lb-sock'] !== 'false') : on('enable-host-reachable-services');
+  if (sock) features.push('SocketLB');
+  if (config['enable-session-affinity'] !== 'false' && mode !== 'partial') features.push('SessionAffinity');
+  else if (config['enable-session-affinity'] === 'true') features.push('SessionAffinity');
+  return features.length > 0 ? `${word}   [${features.join(', ')}]` : word;
+}
