@@ -111,7 +111,11 @@ function hostnames(target: string, base: string, n: number): string[] {
 /** Where each case is reached from: [label, exec target]. */
 type Source = [string, string];
 
-/** Tries url from every source (waiting for the first success of each); returns the failures. */
+/**
+ * From every source: waits for the first success (the agents may still be programming), then 8 more new
+ * connections must all be answered by one of `backends` (a random pick must never hit a path that fails).
+ * Returns the failures.
+ */
 async function reachAll(sources: Source[], url: string, backends: Set<string>): Promise<string[]> {
   const failures: string[] = [];
   for (const [label, target] of sources) {
@@ -122,8 +126,12 @@ async function reachAll(sources: Source[], url: string, backends: Set<string>): 
       }, 60_000);
     } catch {
       const r = curl(target, url);
-      failures.push(`${label} (${target}) -> ${url}: rc=${r.rc} ${r.body} ${r.err}`.slice(0, 300));
+      failures.push(`${label} (${target}) -> ${url}: never answered: rc=${r.rc} ${r.body} ${r.err}`.slice(0, 300));
+      continue;
     }
+    const more = sh(target, `for i in $(seq 8); do curl -sS --max-time 5 ${url} 2>/dev/null || printf '!%s' $?; echo; done`, 300_000).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    const bad = more.filter((h) => !backends.has(h));
+    if (bad.length > 0 || more.length !== 8) failures.push(`${label} (${target}) -> ${url}: ${bad.length} of ${more.length} failed: ${more.join(' ')}`.slice(0, 400));
   }
   return failures;
 }
@@ -255,6 +263,14 @@ describe('kube-proxy replacement on a 2-node lab', () => {
       await waitFor(`${node}: echo-cip with 3 backends`, () => activeBackends(node, clusterIp.get('echo-cip') ?? '', 80).length === 3);
       await waitFor(`${node}: the empty service`, () => agentServices(node).some((x) => x.spec['frontend-address'].ip === clusterIp.get('empty')));
     }
+  });
+
+  it('cilium-lab exec runs in the cgroup2 subtree of its node (where that node\'s agent attached socket LB)', () => {
+    const cg = (target: string): string => sh(target, 'grep ^0:: /proc/self/cgroup').stdout.trim();
+    expect(cg('node1')).toBe(`0::/cilium-lab/${labName}/node1/host`);
+    expect(cg('node2')).toBe(`0::/cilium-lab/${labName}/node2/host`);
+    const uid = getJson('pod', 'client-node2', '-n', 'default').metadata.uid ?? '';
+    expect(cg('default/client-node2')).toBe(`0::/cilium-lab/${labName}/node2/${uid}/c`);
   });
 
   it('ClusterIP: reached from pods on both nodes and from both nodes; connections spread over the 3 backends', async () => {
