@@ -4,7 +4,7 @@
 // lab's own underlay subnet), LoadBalancer (status.loadBalancer.ingress patched by the test) and HostPort:
 // reached from a pod on the same node, a pod on the other node and the nodes themselves (`cilium-lab exec
 // <node>`, which runs in the node's cgroup2 subtree where its agent attached socket LB); connections spread
-// over the backends; sessionAffinity ClientIP sticks; scaling the Deployment up and down changes the backends
+// over the backends; UDP (sendto and connected, replies from the service address); sessionAffinity ClientIP sticks; scaling the Deployment up and down changes the backends
 // and an established connection to a backend that stays carries on; a Service with no endpoints is refused
 // at once (curl: connection refused, not a timeout) and the drop is a Hubble flow; the nodes' iptables and
 // nftables hold no service rules. Needs root, bin/ and the upstream binaries (lab/build-upstream.sh).
@@ -253,8 +253,9 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     apply(svc('echo-lb', { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: NODE_PORT + 1 }] }));
     apply(svc('echo-aff', { type: 'ClusterIP', sessionAffinity: 'ClientIP' }));
     apply(svc('empty', { type: 'ClusterIP', selector: { app: 'nothing-here' } }));
+    apply(svc('echo-udp', { type: 'ClusterIP', ports: [{ name: 'udp', port: 53, targetPort: 'udp', protocol: 'UDP' }] }));
     run(join(upstreamBin, 'kubectl'), ['patch', 'service', 'echo-lb', '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIp() }] } } })]);
-    for (const name of ['echo-cip', 'echo-np', 'echo-ext', 'echo-lb', 'echo-aff', 'empty']) {
+    for (const name of ['echo-cip', 'echo-np', 'echo-ext', 'echo-lb', 'echo-aff', 'empty', 'echo-udp']) {
       const s = getJson('service', name, '-n', 'default');
       clusterIp.set(name, s.spec?.['clusterIP'] as string);
     }
@@ -302,6 +303,42 @@ describe('kube-proxy replacement on a 2-node lab', () => {
 
   it('HostPort: node2 address:hostPort -> the pod on node2', async () => {
     expectReached(await reachAll(sourcesFor('node2'), `http://${node2Ip}:${HOST_PORT}/hostname`, new Set(['hostport-echo'])));
+  });
+
+  it('UDP ClusterIP: datagrams (unconnected sendto and connected) reach a backend; replies come from the service address', async () => {
+    const ip = clusterIp.get('echo-udp') ?? '';
+    // agnhost answers "hostname" with its pod name; recvfrom shows where the reply claims to come from
+    const py = `import socket
+out = []
+for connected in (False, True):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    try:
+        if connected:
+            s.connect(('${ip}', 53)); s.send(b'hostname'); data, src = s.recvfrom(200); peer = s.getpeername()
+        else:
+            s.sendto(b'hostname', ('${ip}', 53)); data, src = s.recvfrom(200); peer = src
+        out.append('%s %s:%d %s:%d' % (data.decode(), src[0], src[1], peer[0], peer[1]))
+    except Exception as e:
+        out.append('ERR ' + repr(e))
+    s.close()
+print('|'.join(out))`;
+    const failures: string[] = [];
+    for (const from of ['default/client-node1', 'default/client-node2', 'node1', 'node2']) {
+      let last = '';
+      try {
+        await waitFor(`UDP ${ip}:53 from ${from}`, () => {
+          last = lab(['exec', '--name', labName, from, '--', 'python3', '-c', py]).stdout.trim();
+          const parts = last.split('|');
+          return parts.length === 2 && parts.every((p) => {
+            const [host, src, peer] = p.split(' ');
+            return backendNames.has(host ?? '') && src === `${ip}:53` && peer === `${ip}:53`;
+          });
+        }, 60_000);
+      } catch {
+        failures.push(`${from}: ${last}`);
+      }
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
   });
 
   it('sessionAffinity ClientIP: every connection of a client goes to the same backend', () => {
