@@ -167,6 +167,8 @@ let labIndex = 0;
 let node1Ip = '';
 let node2Ip = '';
 let backendNames = new Set<string>();
+const backendNode = new Map<string, string>();
+const backendsOn = (node: string): Set<string> => new Set([...backendNode].filter(([, n]) => n === node).map(([name]) => name));
 const clusterIp = new Map<string, string>();
 const extIp = (): string => `172.30.${labIndex}.200`;
 const lbIp = (): string => `172.30.${labIndex}.201`;
@@ -244,6 +246,7 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     const echo = await waitFor('3 backends Ready', () => podsReady('default', 'app=svc-echo', 3), 300_000);
     expect(new Set(echo.map((p) => p.spec?.['nodeName'])).size).toBe(2);
     backendNames = new Set(echo.map((p) => p.metadata.name));
+    for (const p of echo) backendNode.set(p.metadata.name, p.spec?.['nodeName'] as string);
     await waitFor('clients Ready', () => podsReady('default', 'app=svc-client', 2), 300_000);
     await waitFor('hostport pod Ready', () => podsReady('default', 'app=svc-hostport', 1), 300_000);
 
@@ -253,9 +256,11 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     apply(svc('echo-lb', { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: NODE_PORT + 1 }] }));
     apply(svc('echo-aff', { type: 'ClusterIP', sessionAffinity: 'ClientIP' }));
     apply(svc('empty', { type: 'ClusterIP', selector: { app: 'nothing-here' } }));
+    apply(svc('echo-etp', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: NODE_PORT + 2 }] }));
+    apply(svc('echo-itp', { type: 'ClusterIP', internalTrafficPolicy: 'Local' }));
     apply(svc('echo-udp', { type: 'ClusterIP', ports: [{ name: 'udp', port: 53, targetPort: 'udp', protocol: 'UDP' }] }));
     run(join(upstreamBin, 'kubectl'), ['patch', 'service', 'echo-lb', '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIp() }] } } })]);
-    for (const name of ['echo-cip', 'echo-np', 'echo-ext', 'echo-lb', 'echo-aff', 'empty', 'echo-udp']) {
+    for (const name of ['echo-cip', 'echo-np', 'echo-ext', 'echo-lb', 'echo-aff', 'empty', 'echo-udp', 'echo-etp', 'echo-itp']) {
       const s = getJson('service', name, '-n', 'default');
       clusterIp.set(name, s.spec?.['clusterIP'] as string);
     }
@@ -339,6 +344,16 @@ print('|'.join(out))`;
       }
     }
     expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('externalTrafficPolicy=Local: NodePort traffic from the other node only reaches the node\'s own backends; internalTrafficPolicy=Local: pods and the node only reach local ones', async () => {
+    for (const [target, from] of [['node1', 'node2'], ['node2', 'node1']] as const) {
+      const ip = nodeOf(target).ip;
+      expectReached(await reachAll([[`the other node (${from})`, from]], `http://${ip}:${NODE_PORT + 2}/hostname`, backendsOn(target)));
+    }
+    for (const node of ['node1', 'node2'] as const) {
+      expectReached(await reachAll([['a pod on the node', `default/client-${node}`], ['the node itself', node]], `http://${clusterIp.get('echo-itp')}/hostname`, backendsOn(node)));
+    }
   });
 
   it('sessionAffinity ClientIP: every connection of a client goes to the same backend', () => {
