@@ -33,7 +33,7 @@ export interface ServiceWatcherOptions {
   /** This node's name and IPv4 addresses (read on every recompute; call nodeChanged() when they change). */
   node: () => LocalNodeInfo;
   /** The pods of this node (the K8sAgent's informer; its events come through onPod / onPodDelete). */
-  pods: { list(): Pod[]; synced: Promise<void> };
+  pods: { list(): Pod[]; get?(key: string): Pod | undefined; synced: Promise<void> };
   /** Default: from sink.status().features. */
   features?: ServiceFeatures;
 }
@@ -175,7 +175,8 @@ export class ServiceWatcher {
       if (!svc) return [];
       return translateService(svc, [...(this.#slices.get(key)?.values() ?? [])], node, this.#features);
     }
-    const pod = this.#o.pods.list().find((p) => serviceKey(p) === key);
+    const pods = this.#o.pods;
+    const pod = pods.get ? pods.get(key) : pods.list().find((p) => serviceKey(p) === key);
     return pod ? translateHostPorts(pod, node, this.#features) : [];
   }
 
