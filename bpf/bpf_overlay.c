@@ -6,7 +6,13 @@
  * metadata (remote node, VNI = the source's security identity) attached.
  *
  *   underlay --UDP 8472--> cilium_vxlan  ingress: cil_from_overlay --> redirect_peer to a local pod
+ *                                                                  --> the stack, for ROUTER_IP (replies to
+ *                                                                      the node's own connections)
  *                                                                  --> or drop UNKNOWN_L3 (150)
+ *
+ * ROUTER_IP (.rodata, network order, set by the agent): the address on
+ * cilium_host. The node reaches other nodes' pods through routes that
+ * encapsulate via cilium_vxlan with that source; their replies come back here.
  *
  * Shares every map with bpf_lxc.o (pinned by name): endpoints, conntrack,
  * events, metrics.
@@ -21,6 +27,10 @@
 #include "lib/conntrack.h"
 #include "lib/tunnel.h"
 #include "lib/lb.h"
+
+const volatile __u32 ROUTER_IP = 0;
+
+#define PKT_TYPE_HOST 0         /* PACKET_HOST */
 
 static __always_inline int is_tracked_l4(__u8 proto)
 {
@@ -51,8 +61,11 @@ static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
 		eps.src_sec_id = tkey.tunnel_id;
 
 	dst = lookup_ip4_endpoint(p.daddr);
-	if (!dst)
+	if (!dst) {
+		if (ROUTER_IP && p.daddr == ROUTER_IP)
+			goto to_host;
 		return send_drop(skb, DROP_UNKNOWN_L3, EV_DIR_INGRESS, &p, &eps);
+	}
 	eps.dst_ep = dst->ep_id;
 	eps.dst_sec_id = dst->sec_id;
 
@@ -94,6 +107,20 @@ static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
 	/* Straight into the pod's netns (its cil_to_container does not run;
 	 * the CT entry above covers the connection). */
 	return bpf_redirect_peer(ifindex, 0);
+
+to_host:
+	if (likely(p.frag != PKT4_FRAG_LATER && is_tracked_l4(p.proto))) {
+		ret = ct_process4(skb, &p, 0, 0, 0, &res);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	}
+	/* The inner frame carries the sender's gateway MAC, not this device's:
+	 * make the stack take it as its own. */
+	bpf_skb_change_type(skb, PKT_TYPE_HOST);
+	update_metrics(len, EV_DIR_INGRESS, 0);
+	if (res.report)
+		send_trace(skb, TRACE_TO_HOST, res.ev_state, EV_DIR_INGRESS, &p, &eps);
+	return TC_ACT_OK;
 }
 
 SEC("tc")

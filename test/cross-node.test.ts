@@ -2,7 +2,7 @@
 // underlay bridge, one cilium-agent each, told about the other through --remote-nodes-file.
 //   tunnel: bpf_lxc sets the tunnel key and redirects to cilium_vxlan; bpf_overlay delivers on the far side.
 //   native: the agent routes the other node's pod CIDR via its underlay address; the stacks forward.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +89,9 @@ for (const mode of ['tunnel', 'native'] as const) {
       it('shows the tunnel map and TO_OVERLAY / FROM_OVERLAY flows', async () => {
         expect(n1.tunnelList()).toEqual([{ prefix: cidr2, tunnelEndpoint: ul.ip(2) }]);
         expect(n2.tunnelList()).toEqual([{ prefix: cidr1, tunnelEndpoint: ul.ip(1) }]);
-        expect(nodeRoutes(n1)).toEqual([]);
+        // the node's own route to the other node's pods: encapsulated through cilium_vxlan, from the router IP
+        const r = execFileSync('ip', ['-n', n1.netnsName, 'route', 'show', 'proto', '98'], { encoding: 'utf8' }).trim();
+        expect(r).toBe(`${cidr2}  encap ip id 1 src 0.0.0.0 dst ${ul.ip(2)} ttl 0 tos 0 dev cilium_vxlan scope link src ${cidr1.replace(/0\/24$/, '1')} mtu 1450 `.trim());
         const out = await until('a TO_OVERLAY flow on node 1', () => flows(n1).find((f) => f['trace_observation_point'] === 'TO_OVERLAY' && f.IP?.destination === p2.ip));
         expect(out).toMatchObject({ verdict: 'FORWARDED', IP: { source: p1.ip, destination: p2.ip } });
         const inn = await until('a FROM_OVERLAY flow on node 2', () => flows(n2).find((f) => f['trace_observation_point'] === 'FROM_OVERLAY' && f.IP?.source === p1.ip));
@@ -113,6 +115,17 @@ for (const mode of ['tunnel', 'native'] as const) {
         expect(ipJson(['link', 'show'], n1.netnsName).map((l) => l['ifname'])).not.toContain('cilium_vxlan');
       });
     }
+
+    it('the node reaches the other node\'s pods, and pods reach the other node', async () => {
+      expect(n1.echo(n1.netnsPath, 'tcp', p2.ip, 7000, 'node1-to-pod2').stdout).toBe('node1-to-pod2');
+      expect(n2.echo(n2.netnsPath, 'tcp', p1.ip, 7000, 'node2-to-pod1').stdout).toBe('node2-to-pod1');
+      const srv = await n2.startEchoServer(n2.netnsPath, 'tcp', 7100);
+      try {
+        expect(n1.echo(p1.netnsPath, 'tcp', ul.ip(2), 7100, 'pod1-to-node2').stdout).toBe('pod1-to-node2');
+      } finally {
+        srv.kill('SIGKILL');
+      }
+    });
 
     it('keeps a cross-node TCP stream through an agent restart', async () => {
       const p = spawn('nsenter', [`--net=${p1.netnsPath}`, process.execPath, STREAM, p2.ip, '7000'], { stdio: ['ignore', 'pipe', 'pipe'] });

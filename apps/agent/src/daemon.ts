@@ -70,6 +70,8 @@ export class Daemon {
   /** MTU of the underlay device, and of pod routes (less the VXLAN overhead in tunnel mode). */
   #deviceMtu = 1500;
   #routeMtu = 1500;
+  /** cilium_vxlan ifindex in tunnel mode (0: native routing). */
+  #tunnelIfindex = 0;
   readonly #controllers = new Map<string, ControllerStatus>();
   #k8s: K8sAgent | undefined;
   #health: HealthServer | undefined;
@@ -267,7 +269,8 @@ export class Daemon {
 
     ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
     const tunnelIfindex = this.#setupRouting(netlink);
-    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, lbAlgorithm: config.bpfLbAlgorithm });
+    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, routerIp: this.ipam.routerIp, lbAlgorithm: config.bpfLbAlgorithm });
+    this.#tunnelIfindex = tunnelIfindex;
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
     this.#startServices(netlink);
     const k8s = this.#k8s;
@@ -295,6 +298,7 @@ export class Daemon {
       netlink,
       tunnelMap: this.datapath.tunnel,
       routeMtu: this.#routeMtu,
+      ...(this.#tunnelIfindex ? { tunnelRoutes: { ifindex: this.#tunnelIfindex, src: this.ipam.routerIp } } : {}),
       log,
     });
     const nodes = this.#nodes;

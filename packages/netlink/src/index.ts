@@ -1,6 +1,6 @@
 export { Netlink, type NetlinkOpenOptions } from './netlink.js';
 export type {
-  Address, AddressOptions, Link, Neighbour, NeighbourSpec, Route, RouteFilter, RouteProtocol, RouteSpec, Scope, VethSpec, VxlanSpec,
+  Address, AddressOptions, Link, Neighbour, NeighbourSpec, Route, RouteFilter, RouteEncap, RouteProtocol, RouteSpec, Scope, VethSpec, VxlanSpec,
 } from './types.js';
 export { NetlinkError, errnoName, type NetlinkLocalCode } from './netlink-error.js';
 export { openNetns, closeNetns, withNetns, netnsInode, THREAD_NETNS_PATH } from './netns.js';

@@ -361,6 +361,17 @@ describe('vxlan', () => {
     const dup = catchErr(() => h.createVxlan({ name: `vy${sfx}`, external: true, port: 8472 }));
     expect(dup.code).toBe('NETLINK_EEXIST');
     expect(dup.hint).toMatch(/port 8472/);
+    // a route with lightweight-tunnel encapsulation through it (how the host reaches other nodes' pods)
+    h.setLinkUp(mustLink(h, name).index);
+    h.setLinkNoArp(mustLink(h, name).index, true);
+    expect(mustLink(h, name).noArp).toBe(true);
+    expect(ipj<Array<{ flags: string[] }>>(nsHost, 'link', 'show', 'dev', name)[0]?.flags).toContain('NOARP');
+    h.addRoute({ dst: '10.233.7.0/24', ifindex: mustLink(h, name).index, encap: { type: 'ip', id: 1, dst: '172.31.9.9' }, mtu: 1400 });
+    expect(h.routes().find((r) => r.dst === '10.233.7.0/24')).toMatchObject({ encap: { type: 'ip', id: 1, dst: '172.31.9.9' }, mtu: 1400 });
+    const shown = ipj<Array<{ dst: string; encap?: string; id?: number; dst_?: string }>>(nsHost, 'route', 'show', '10.233.7.0/24')[0] as Record<string, unknown> | undefined;
+    expect(JSON.stringify(shown)).toMatch(/172\.31\.9\.9/);
+    expect(h.deleteRoute({ dst: '10.233.7.0/24' })).toBe(true);
+    expect(catchErr(() => h.addRoute({ dst: '10.233.8.0/24', ifindex: mustLink(h, name).index, encap: { type: 'ip', id: 1, dst: 'fd00::1' } })).code).toBe('NETLINK_INVALID_ARGUMENT');
     expect(h.deleteLink(name)).toBe(true);
     // a classic device with a VNI
     h.createVxlan({ name, vni: 42, port: 4789 });

@@ -281,6 +281,11 @@ export class Netlink {
     this.changeLink(`set link #${index} down`, index, () => undefined, 0, C.IFF_UP);
   }
 
+  /** IFF_NOARP on or off (`ip link set DEV arp off|on`): neighbours on a NOARP device need no resolution. */
+  setLinkNoArp(index: number, on: boolean): void {
+    this.changeLink(`set link #${index} arp ${on ? 'off' : 'on'}`, index, () => undefined, on ? C.IFF_NOARP : 0, C.IFF_NOARP);
+  }
+
   setMtu(index: number, mtu: number): void {
     this.changeLink(`set link #${index} mtu ${mtu}`, index, (w) => w.u32(C.IFLA_MTU, mtu));
   }
@@ -374,6 +379,18 @@ export class Netlink {
     );
     this.routeAttrs(w, r, dst, gw, src, table);
     if (r.mtu !== undefined) w.begin(C.RTA_METRICS).u32(C.RTAX_MTU, r.mtu).end();
+    if (r.encap) {
+      const edst = parseIp(r.encap.dst);
+      if (edst.family !== 4) throw new NetlinkError({ operation: op, code: 'NETLINK_INVALID_ARGUMENT', detail: `encap dst ${r.encap.dst} is not IPv4`, hint: 'give the remote tunnel endpoint as an IPv4 address' });
+      const id = Buffer.alloc(8);
+      id.writeBigUInt64BE(BigInt(r.encap.id));
+      const type = Buffer.alloc(2);
+      type.writeUInt16LE(C.LWTUNNEL_ENCAP_IP);
+      w.bytes(C.RTA_ENCAP_TYPE, type);
+      w.begin(C.RTA_ENCAP).bytes(C.LWTUNNEL_IP_ID, id).bytes(C.LWTUNNEL_IP_DST, edst.bytes);
+      if (r.encap.ttl !== undefined) w.u8(C.LWTUNNEL_IP_TTL, r.encap.ttl);
+      w.end();
+    }
     this.sock.request(op, C.RTM_NEWROUTE, C.NLM_F_CREATE | (r.replace ? C.NLM_F_REPLACE : C.NLM_F_EXCL), w.finish());
   }
 
@@ -483,6 +500,7 @@ function parseLink(p: Buffer): Link {
     mtu: attrU32(a.get(C.IFLA_MTU)) ?? 0,
     mac: formatMac(a.get(C.IFLA_ADDRESS) ?? Buffer.alloc(0)),
     up: (flags & C.IFF_UP) !== 0,
+    noArp: (flags & C.IFF_NOARP) !== 0,
     lowerUp: (flags & C.IFF_LOWER_UP) !== 0,
     flags,
   };
@@ -564,6 +582,15 @@ function parseRoute(p: Buffer): Route | undefined {
   const metrics = a.get(C.RTA_METRICS);
   const mtu = metrics ? attrU32(parseAttrs(metrics).get(C.RTAX_MTU)) : undefined;
   if (mtu !== undefined) r.mtu = mtu;
+  const etype = a.get(C.RTA_ENCAP_TYPE);
+  const encap = a.get(C.RTA_ENCAP);
+  if (etype && etype.length >= 2 && etype.readUInt16LE(0) === C.LWTUNNEL_ENCAP_IP && encap) {
+    const e = parseAttrs(encap);
+    const id = e.get(C.LWTUNNEL_IP_ID);
+    const edst = e.get(C.LWTUNNEL_IP_DST);
+    const ttl = e.get(C.LWTUNNEL_IP_TTL);
+    if (edst) r.encap = { type: 'ip', id: id && id.length >= 8 ? Number(id.readBigUInt64BE(0)) : 0, dst: formatIp(edst), ...(ttl && ttl.length > 0 ? { ttl: ttl.readUInt8(0) } : {}) };
+  }
   return r;
 }
 

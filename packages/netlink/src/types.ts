@@ -11,6 +11,8 @@ export interface Link {
   mac: string;
   /** IFF_UP (administratively up). */
   up: boolean;
+  /** IFF_NOARP. */
+  noArp?: boolean;
   /** IFF_LOWER_UP (carrier). */
   lowerUp: boolean;
   /** ifi_flags as the kernel reports them (IFF_*). */
@@ -64,6 +66,18 @@ export interface RouteSpec {
   priority?: number;
   /** Default on add: 'static'. Default on delete: any protocol. */
   protocol?: RouteProtocol;
+  /** Lightweight-tunnel encapsulation (`ip route ... encap ip id ID dst DST`): with a collect-metadata
+   * (`external`) VXLAN device as ifindex, the kernel sends the packet to DST in a VXLAN frame with VNI ID. */
+  encap?: RouteEncap;
+}
+
+export interface RouteEncap {
+  type: 'ip';
+  /** Tunnel id (the VNI). */
+  id: number;
+  /** Remote tunnel endpoint (IPv4). */
+  dst: string;
+  ttl?: number;
 }
 
 export interface Route {
@@ -83,6 +97,7 @@ export interface Route {
   onlink: boolean;
   /** rtm_flags. */
   flags: number;
+  encap?: RouteEncap;
 }
 
 export interface RouteFilter {

@@ -66,6 +66,8 @@ export class Datapath {
   #tunnelIfindex = 0;
   /** NODE_IP (.rodata, network order) and LB_ALGORITHM (1: Maglev) for the LB code of every object. */
   #nodeIp = 0;
+  /** ROUTER_IP (.rodata, network order): the cilium_host address, which bpf_overlay hands to the stack. */
+  #routerIp = 0;
   #lbAlgorithm = 0;
   endpoints!: TypedMap<EndpointKey, EndpointInfo>;
   tunnel!: TypedMap<TunnelKey, TunnelValue>;
@@ -88,7 +90,8 @@ export class Datapath {
   }
 
   /** tunnelIfindex: the VXLAN device bpf_lxc redirects other nodes' pod CIDRs to (0: native routing). */
-  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev' } = {}): void {
+  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; routerIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev' } = {}): void {
+    this.#routerIp = o.routerIp ? Buffer.from(o.routerIp.split('.').map(Number)).readUInt32LE(0) : 0;
     this.#tunnelIfindex = o.tunnelIfindex ?? 0;
     this.#nodeIp = o.nodeIp ? Buffer.from(o.nodeIp.split('.').map(Number)).readUInt32LE(0) : 0;
     this.#lbAlgorithm = o.lbAlgorithm === 'maglev' ? 1 : 0;
@@ -145,7 +148,7 @@ export class Datapath {
 
   /** The loaded bpf_lxc object (after start()), e.g. for the socket LB to share its pin root. */
   get rodata(): Record<string, number> {
-    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, LB_ALGORITHM: this.#lbAlgorithm };
+    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, ROUTER_IP: this.#routerIp, LB_ALGORITHM: this.#lbAlgorithm };
   }
 
   /** The globals of `values` that the object declares (an older object without the LB globals still loads). */

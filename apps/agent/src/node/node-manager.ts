@@ -1,12 +1,15 @@
-import type { Netlink } from '@cilium-ts/netlink';
+import type { Netlink, Route, RouteSpec } from '@cilium-ts/netlink';
 import { tunnelKeyCodec, tunnelValueCodec, type TunnelKey, type TunnelValue } from '@cilium-ts/api';
 import { reconcileMap, type ReconcilableMap } from '../datapath/reconcile-map.js';
 import { parseCidr, type Ipv4Cidr } from '../ipam/cidr.js';
 import type { Logger } from '../log.js';
 import { parseRemoteNode, type RemoteNode } from './remote-node.js';
 
-/** rtm_protocol of the routes the agent installs in native mode: how it finds its own after a restart. */
+/** rtm_protocol of the routes the agent installs (native mode: via the node; tunnel mode: encapsulated): how
+ * it finds its own after a restart. */
 export const ROUTE_PROTOCOL_NODE = 98;
+/** The tunnel id (VNI) of the node's own encapsulated traffic: reserved:host. */
+export const HOST_TUNNEL_ID = 1;
 
 export interface NodeManagerOptions {
   routingMode: 'tunnel' | 'native';
@@ -20,6 +23,12 @@ export interface NodeManagerOptions {
   tunnelMap: ReconcilableMap<TunnelKey, TunnelValue> & { lookup?(k: TunnelKey): TunnelValue | undefined };
   /** MTU put on native-mode routes. */
   routeMtu: number;
+  /**
+   * Tunnel mode: also route every remote pod CIDR through the VXLAN device with lightweight-tunnel
+   * encapsulation to the node's underlay IP (source: the router IP on cilium_host), so the node itself
+   * (and, for the replies, the pods' connections to other nodes' addresses) reaches other nodes' pods.
+   */
+  tunnelRoutes?: { ifindex: number; src: string };
   log: Logger;
 }
 
@@ -146,7 +155,7 @@ export class NodeManager {
       for (const [k, v] of tunnelRows) this.o.tunnelMap.update(k, v);
       tunnel = { updated: tunnelRows.length, deleted: 0, unchanged: 0 };
     }
-    const routes = this.#reconcileRoutes(this.o.routingMode === 'native' ? rows : []);
+    const routes = this.#reconcileRoutes(this.o.routingMode === 'native' || this.o.tunnelRoutes ? rows : []);
     const res = { tunnel, routes };
     this.#last = res;
     this.#lastError = routes.failed > 0 ? `${routes.failed} route(s) could not be installed (see the agent log)` : undefined;
@@ -154,14 +163,26 @@ export class NodeManager {
     return res;
   }
 
+  /** The kernel route a remote pod CIDR gets in this routing mode. */
+  #routeFor(dst: string, node: RemoteNode): RouteSpec {
+    const t = this.o.routingMode === 'tunnel' ? this.o.tunnelRoutes : undefined;
+    if (t) {
+      // VNI 1: the host's identity (reserved:host), as Cilium's bpf_host puts it on the node's own traffic.
+      return { dst, ifindex: t.ifindex, src: t.src, encap: { type: 'ip', id: HOST_TUNNEL_ID, dst: node.ip }, protocol: ROUTE_PROTOCOL_NODE, mtu: this.o.routeMtu };
+    }
+    return { dst, gateway: node.ip, protocol: ROUTE_PROTOCOL_NODE, mtu: this.o.routeMtu };
+  }
+
   #reconcileRoutes(rows: Row[]): NodeReconcileResult['routes'] {
     const { netlink, log } = this.o;
     const res = { added: 0, deleted: 0, failed: 0 };
     const ours = netlink.routes({ family: 4 }).filter((r) => r.protocol === ROUTE_PROTOCOL_NODE);
     const want = new Map(rows.map((r) => [r.cidr.text, r]));
+    const same = (r: Route, w: RouteSpec): boolean =>
+      r.mtu === w.mtu && r.gateway === w.gateway && (w.encap ? r.encap?.dst === w.encap.dst && r.encap.id === w.encap.id && r.ifindex === w.ifindex && r.src === w.src : r.encap === undefined);
     for (const r of ours) {
       const w = want.get(r.dst);
-      if (w && r.gateway === w.node.ip && r.mtu === this.o.routeMtu) {
+      if (w && same(r, this.#routeFor(r.dst, w.node))) {
         want.delete(r.dst);
         continue;
       }
@@ -170,12 +191,13 @@ export class NodeManager {
       if (netlink.deleteRoute({ dst: r.dst, protocol: ROUTE_PROTOCOL_NODE, ...(r.gateway !== undefined ? { gateway: r.gateway } : {}) })) res.deleted++;
     }
     for (const [dst, w] of want) {
+      const spec = this.#routeFor(dst, w.node);
       try {
-        netlink.addRoute({ dst, gateway: w.node.ip, protocol: ROUTE_PROTOCOL_NODE, mtu: this.o.routeMtu, replace: true });
+        netlink.addRoute({ ...spec, replace: true });
         res.added++;
       } catch (e) {
         res.failed++;
-        log.error({ node: w.node.name, dst, gateway: w.node.ip, err: e instanceof Error ? e.message : String(e) }, 'cannot install the route to a remote pod CIDR (is the node IP reachable on the underlay?)');
+        log.error({ node: w.node.name, dst, via: w.node.ip, encap: spec.encap !== undefined, err: e instanceof Error ? e.message : String(e) }, 'cannot install the route to a remote pod CIDR (is the node IP reachable on the underlay?)');
       }
     }
     return res;
@@ -189,7 +211,8 @@ export class NodeManager {
       const k = { ip: c.text.split('/')[0] ?? '', prefixLen: c.prefix };
       const cur = tunnelMap.lookup?.(k);
       if (!cur || cur.remoteIp === node.ip) tunnelMap.delete(k);
-      netlink.deleteRoute({ dst: c.text, gateway: node.ip, protocol: ROUTE_PROTOCOL_NODE });
+      const route = netlink.routes({ family: 4 }).find((r) => r.dst === c.text && r.protocol === ROUTE_PROTOCOL_NODE);
+      if (route && (route.gateway === node.ip || route.encap?.dst === node.ip)) netlink.deleteRoute({ dst: c.text, protocol: ROUTE_PROTOCOL_NODE });
     }
   }
 }

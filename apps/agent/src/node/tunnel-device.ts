@@ -7,7 +7,7 @@ export const VXLAN_OVERHEAD = 50;
 /**
  * The tunnel device (cilium_vxlan): a collect-metadata VXLAN device on `port`, up, with `mtu`. Reused as it
  * is when it already matches (an agent restart keeps its ifindex, so attached programs stay valid);
- * re-created when it is a VXLAN device with other settings. Returns its ifindex.
+ * re-created when it is a VXLAN device with other settings. NOARP. Returns its ifindex.
  */
 export function ensureTunnelDevice(netlink: Netlink, o: { name: string; port: number; mtu: number }): number {
   let link = netlink.linkByName(o.name);
@@ -24,6 +24,9 @@ export function ensureTunnelDevice(netlink: Netlink, o: { name: string; port: nu
     if (!link) throw new AgentError('TUNNEL_DEVICE_VANISHED', `tunnel device ${o.name} vanished after creation`, 'is another process deleting links?');
   }
   if (link.mtu !== o.mtu) netlink.setMtu(link.index, o.mtu);
+  // The node's own packets reach other nodes' pods by encapsulating routes through this device
+  // (NodeManager tunnelRoutes): no ARP over a collect-metadata device, the inner frame carries its own MAC.
+  if (!link.noArp) netlink.setLinkNoArp(link.index, true);
   if (!link.up) netlink.setLinkUp(link.index);
   return link.index;
 }

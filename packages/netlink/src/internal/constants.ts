@@ -90,6 +90,7 @@ export const IFLA_VXLAN_LEARNING = 7;
 export const IFLA_VXLAN_PORT = 15;
 export const IFLA_VXLAN_COLLECT_METADATA = 25;
 export const IFF_UP = 0x1;
+export const IFF_NOARP = 0x80;
 export const IFF_LOWER_UP = 0x10000;
 
 // if_addr.h
@@ -108,6 +109,12 @@ export const RTA_PREFSRC = 7;
 export const RTA_METRICS = 8;
 export const RTA_TABLE = 15;
 export const RTAX_MTU = 2;
+export const RTA_ENCAP_TYPE = 21;
+export const RTA_ENCAP = 22;
+export const LWTUNNEL_ENCAP_IP = 2;
+export const LWTUNNEL_IP_ID = 1;
+export const LWTUNNEL_IP_DST = 2;
+export const LWTUNNEL_IP_TTL = 5;
 export const RT_TABLE_UNSPEC = 0;
 export const RT_TABLE_MAIN = 254;
 export const RTN_UNICAST = 1;
