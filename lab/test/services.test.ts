@@ -212,9 +212,8 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     run(join(upstreamBin, 'helm'), [
       'install', 'cilium', join(root, 'install/kubernetes/cilium'), '-n', 'kube-system', '-f', join(root, 'install/kubernetes/values-lab.yaml'),
       '--set', `k8sServiceHost=${env['LAB_API_HOST']}`, '--set', `k8sServicePort=${env['LAB_API_PORT']}`, '--set', 'kubeProxyReplacement=true',
-      // SERVICES_E2E_ROUTING=tunnel runs the same cases over VXLAN (a node's own connections to a pod on the
-      // other node need a host -> tunnel path there)
-      '--set', `routingMode=${process.env['SERVICES_E2E_ROUTING'] ?? 'native'}`,
+      // The lab's default, VXLAN; SERVICES_E2E_ROUTING=native runs the same cases with native routing.
+      '--set', `routingMode=${process.env['SERVICES_E2E_ROUTING'] ?? 'tunnel'}`,
       // bpf_host on the node's underlay device serves NodePort / ExternalIPs / LB from other nodes (the agent
       // refuses --devices in true mode without bpf_host.o, so only with a build that has it)
       ...(existsSync(join(root, 'bpf', 'build', 'bpf_host.o')) ? ['--set', 'devices=eth0'] : []),
