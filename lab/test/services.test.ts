@@ -214,9 +214,8 @@ describe('kube-proxy replacement on a 2-node lab', () => {
       '--set', `k8sServiceHost=${env['LAB_API_HOST']}`, '--set', `k8sServicePort=${env['LAB_API_PORT']}`, '--set', 'kubeProxyReplacement=true',
       // The lab's default, VXLAN; SERVICES_E2E_ROUTING=native runs the same cases with native routing.
       '--set', `routingMode=${process.env['SERVICES_E2E_ROUTING'] ?? 'tunnel'}`,
-      // bpf_host on the node's underlay device serves NodePort / ExternalIPs / LB from other nodes (the agent
-      // refuses --devices in true mode without bpf_host.o, so only with a build that has it)
-      ...(existsSync(join(root, 'bpf', 'build', 'bpf_host.o')) ? ['--set', 'devices=eth0'] : []),
+      // no `devices`: the agents detect the node address's device (eth0) and attach bpf_host there, which
+      // serves NodePort / ExternalIPs / LoadBalancer from other nodes
     ]);
     installed = true;
     await waitFor('2 agent pods Ready', () => podsReady('kube-system', 'k8s-app=cilium', 2), 300_000);

@@ -143,7 +143,10 @@ export class Daemon {
     const lbMaps = lb.services !== undefined && lb.backends !== undefined && lb.revNat !== undefined;
     const sockObject = joinPath(this.datapath.bpfDir, 'bpf_sock.o');
     const hostObject = joinPath(this.datapath.bpfDir, 'bpf_host.o');
-    const devices = config.devices.map((name) => ({ name, link: netlink.linkByName(name) }));
+    // --devices, else (as Cilium's device detection) the device holding the node's address.
+    const detected = config.devices.length === 0 && this.#nodeAddress && existsSync(hostObject) ? [this.#nodeAddress.ifname] : [];
+    const devices = (config.devices.length > 0 ? config.devices : detected).map((name) => ({ name, link: netlink.linkByName(name) }));
+    if (detected.length > 0) log.info({ devices: detected }, 'devices detected (the node address\'s device; --devices overrides)');
     this.#kpr = resolveKubeProxyReplacement(config, {
       cgroupSockAddr: k.cgroupSockAddr,
       lruHash: k.lruHash,
