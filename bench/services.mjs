@@ -42,7 +42,8 @@ const KP_EXTRA = process.env.BENCH_KP_CONFIG ?? ''; // extra YAML lines for the 
 const cpuEnv = (k, d) => (process.env[k] === undefined ? d : process.env[k] === '' ? undefined : Number(process.env[k]));
 const CLIENT_CPU = cpuEnv('BENCH_CLIENT_CPU', 0);
 const SERVER_CPU = cpuEnv('BENCH_SERVER_CPU', 1);
-const BULK_TIMEOUT_MS = 900_000;
+// A peer that has not programmed the services by then is recorded as a timeout at that N (no rate, no changes).
+const BULK_TIMEOUT_MS = Number(process.env.BENCH_BULK_TIMEOUT_S ?? 900) * 1000;
 const CHANGE_TIMEOUT_MS = 120_000;
 const BACKENDS = [0, 1, 2, 3].map((i) => `10.201.${i}.2`);
 const BACKEND_PORT = 8080;
@@ -441,7 +442,11 @@ async function runPeer(ctx, peer) {
   const h = peer.start(ctx);
   try {
     const r = await w.done;
-    if (r.timeout) throw new BenchError('BENCH_BULK_TIMEOUT', `${peer.name}: last service ${lastIp} not answering ${BULK_TIMEOUT_MS / 1000} s after start\n${h.log().slice(-3000)}`);
+    if (r.timeout) {
+      if (!h.alive()) throw new BenchError('BENCH_PEER_EXITED', `${peer.name} exited before programming the services:\n${h.log().slice(-3000)}`);
+      console.log(`    ${peer.name}: last service ${lastIp} not answering ${BULK_TIMEOUT_MS / 1000} s after start: recorded as a timeout (peer CPU ${fmt(cpuSeconds(h.pid))} s)`);
+      return { n: ctx.n, bulkMs: Infinity, bulkCpuS: cpuSeconds(h.pid), bulkTimeout: true, rate: [], changes: {}, changesCpuS: NaN };
+    }
     out.bulkMs = Number(BigInt(r.t_ns) - t0) / 1e6;
     out.bulkCpuS = cpuSeconds(h.pid);
     if (peer.name === 'kp-iptables') out.kubeServicesPosition = kubeServicesPosition(ctx, lastIp);
@@ -469,7 +474,7 @@ async function runPeer(ctx, peer) {
 
 // ---------------------------------------------------------------- report
 const agg = (r) => {
-  if (!r) return undefined;
+  if (!r || r.rate.length === 0) return undefined;
   const rates = r.rate.map((x) => x.rate);
   const ch = Object.fromEntries(Object.entries(r.changes).map(([k, v]) => [k, v.map((x) => x.ms)]));
   const all = Object.values(ch).flat();
@@ -496,6 +501,8 @@ function report(results, peers, unavailable, createMs) {
     }
     const rows = NS_LIST.map((n) => {
       const a = agg(results[n]?.[p]);
+      const r = results[n]?.[p];
+      if (!a && r?.bulkTimeout) return [n, `> ${BULK_TIMEOUT_MS / 1000} (timeout)`, fmt(median(r.bulkCpuS)), '-', '-', '-', '-', '-', '-', '-', '-'];
       if (!a) return [n, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
       const c = (k) => `${fmt(a.ch[k].p50)} / ${fmt(a.ch[k].p99)}${a.ch[k].timeouts ? ` (${a.ch[k].timeouts} timeout)` : ''}`;
       return [n, fmt(a.bulkS), fmt(a.bulkCpuS), `${fmt(a.rate, 0)} (${fmt(a.rateMin, 0)}–${fmt(a.rateMax, 0)})`, fmt(a.connP50), fmt(a.connP99), c('svc-add'), c('svc-del'), c('ep-del'), c('ep-add'), `${fmt(a.chP50)} / ${fmt(a.chP99)}`];
@@ -562,6 +569,10 @@ export async function benchServices(opts = {}) {
   const unavailable = {};
   const peerImpls = { 'kp-iptables': kubeProxyPeer('iptables'), 'kp-nftables': kubeProxyPeer('nftables'), ours: oursPeer() };
   let text = '';
+  const json = opts.json ?? join(root, 'bench', 'results', `services-${info.date.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(json, '..'), { recursive: true });
+  const save = (end) =>
+    writeFileSync(json, JSON.stringify({ info, end, config: { NS_LIST, ROUNDS, SECONDS, SAMPLES, CHANGES, CHANGE_GAP_MS, PROBE_US, BULK_PROBE_US, BULK_TIMEOUT_MS, PEERS, KP_EXTRA, CLIENT_CPU, SERVER_CPU }, unavailable, createMs, results }, null, 1));
   try {
     console.log(`lab ${labName}: up`);
     const lab = labUp(labName);
@@ -598,12 +609,14 @@ export async function benchServices(opts = {}) {
           console.log(`  ${p} (round ${round + 1}/${ROUNDS})`);
           const r = await runPeer(ctx, peerImpls[p]);
           const acc = (results[n][p] ??= { n, bulkMs: [], bulkCpuS: [], rate: [], changes: {}, changesCpuS: [] });
+          if (r.bulkTimeout) acc.bulkTimeout = true;
           acc.bulkMs.push(r.bulkMs);
           acc.bulkCpuS.push(r.bulkCpuS);
           acc.rate.push(...r.rate);
           acc.changesCpuS.push(r.changesCpuS);
           for (const [kind, v] of Object.entries(r.changes)) (acc.changes[kind] ??= []).push(...v);
           if (r.kubeServicesPosition) acc.kubeServicesPosition = r.kubeServicesPosition;
+          save(); // what is measured so far survives an interrupted run
         }
       }
     }
@@ -614,9 +627,7 @@ export async function benchServices(opts = {}) {
   }
   const end = machineInfo();
   console.log(`\nload average at start ${info.loadavg.join(' ')}, at end ${end.loadavg.join(' ')}`);
-  const json = opts.json ?? join(root, 'bench', 'results', `services-${info.date.replace(/[:.]/g, '-')}.json`);
-  mkdirSync(join(json, '..'), { recursive: true });
-  writeFileSync(json, JSON.stringify({ info, end, config: { NS_LIST, ROUNDS, SECONDS, SAMPLES, CHANGES, CHANGE_GAP_MS, PROBE_US, BULK_PROBE_US, PEERS, KP_EXTRA, CLIENT_CPU, SERVER_CPU }, unavailable, createMs, results }, null, 1));
+  save(end);
   console.log(`results: ${json}`);
 }
 
