@@ -261,6 +261,7 @@ describe('cilium status against a real API server', () => {
         'Helm chart version:    1.16.0-cts.1',
         'Image versions         cilium             quay.io/cilium/cilium:v1.16.0-cts.1: 2',
         '                       cilium-operator    quay.io/cilium/operator-generic:v1.16.0-cts.1: 2',
+        'KubeProxyReplacement:    Strict   [NodePort (SNAT, 30000-32767, Random), HostPort, ExternalIPs, SocketLB, SessionAffinity]',
         '',
       ].join('\n'),
     );

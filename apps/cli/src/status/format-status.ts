@@ -87,7 +87,6 @@ export function formatStatus(s: ClusterStatus, opts: { colour?: boolean } = {}):
   }
   line('Cluster Pods:', `${s.podsCount.byCilium}/${s.podsCount.all} managed by Cilium`);
   line('Helm chart version:', s.helmChartVersion);
-  if (s.kubeProxyReplacement) line('KubeProxyReplacement:', s.kubeProxyReplacement);
   header = 'Image versions';
   for (const [name, images] of s.imageCount) {
     for (const [image, n] of images) {
@@ -103,5 +102,7 @@ export function formatStatus(s: ClusterStatus, opts: { colour?: boolean } = {}):
     }
   }
   w.flush();
+  // Not in cilium-cli's table (its column widths stay as they are): one line of its own after it.
+  if (s.kubeProxyReplacement) out += `KubeProxyReplacement:    ${s.kubeProxyReplacement}\n`;
   return out;
 }
