@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, the tests and the demo need. Idempotent: apt runs only when
 # something is missing.
 set -euo pipefail
-pkgs=(clang llvm libbpf-dev bpftool iproute2 iputils-ping gcc make libelf-dev zlib1g-dev pkg-config protobuf-compiler openssl util-linux curl)
+pkgs=(clang llvm libbpf-dev bpftool iproute2 iputils-ping gcc make libelf-dev zlib1g-dev pkg-config protobuf-compiler openssl util-linux curl iptables nftables)
 if [ "${1:-}" = "--bench" ]; then pkgs+=(iperf3 sockperf); fi
 missing=()
 for p in "${pkgs[@]}"; do

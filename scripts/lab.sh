@@ -32,12 +32,17 @@ for c in $(kubectl get pods -l app=client -o jsonpath='{.items[*].metadata.name}
     bin/cilium-lab exec --name "$NAME" "default/$c" -- curl -sS -m 5 -o /dev/null -w '%{http_code}\n' "http://$ip:8080/"
   done
 done
+for c in $(kubectl get pods -l app=client -o jsonpath='{.items[*].metadata.name}'); do
+  printf '%s -> http://echo (Service %s): ' "$c" "$(kubectl get svc echo -o jsonpath='{.spec.clusterIP}')"
+  bin/cilium-lab exec --name "$NAME" "default/$c" -- curl -sS -m 5 -o /dev/null -w '%{http_code}\n' "http://echo/"
+done
 step "lab $NAME is running"
 cat <<USAGE
   eval "\$(bin/cilium-lab env --name $NAME)"     # KUBECONFIG, kubectl and helm on PATH
   kubectl get pods -A -o wide
   bin/cilium status
   bin/cilium-dbg -H unix:///run/cilium-lab/$NAME/nodes/node1/run-cilium/cilium.sock endpoint list
-  bin/cilium-lab exec --name $NAME default/<client-pod> -- curl http://<echo-pod-ip>:8080/
+  bin/cilium-lab exec --name $NAME default/<client-pod> -- curl http://echo/    # the Service, by name
+  bin/cilium-dbg -H unix:///run/cilium-lab/$NAME/nodes/node1/run-cilium/cilium.sock service list
   make lab-down LAB_NAME=$NAME                    # remove it
 USAGE

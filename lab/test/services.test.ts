@@ -287,6 +287,18 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     }
   });
 
+  it('pods reach a Service by its DNS name (CoreDNS outside the pod range: pod traffic leaving the cluster is masqueraded)', () => {
+    for (const from of ['default/client-node1', 'default/client-node2']) {
+      const r = curl(from, 'http://echo-cip.default.svc.cluster.local/hostname');
+      expect(r.ok, `${from}: rc=${r.rc} ${r.err}`).toBe(true);
+      expect(backendNames.has(r.body), `${from}: ${r.body}`).toBe(true);
+    }
+    for (const node of ['node1', 'node2']) {
+      const nat = sh(node, 'iptables-save -t nat');
+      expect(nat.stdout).toMatch(/-A CILIUM_POST_nat -s 10\.244\.\d+\.0\/24 ! -o cilium_\+ .*-j MASQUERADE/);
+    }
+  });
+
   it('NodePort: node address:nodePort from pods on both nodes and from both nodes', async () => {
     expectReached(await reachAll(sourcesFor('node1'), `http://${node1Ip}:${NODE_PORT}/hostname`, backendNames));
     expectReached(await reachAll(sourcesFor('node2'), `http://${node2Ip}:${NODE_PORT}/hostname`, backendNames));

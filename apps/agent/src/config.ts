@@ -56,6 +56,10 @@ export const agentConfigSchema = z
     clusterPoolIpv4Cidr: z.array(z.string()).optional(),
     clusterPoolIpv4MaskSize: z.number().int().min(1).max(32).optional(),
     clusterName: z.string().min(1).default('default'),
+    /** Masquerade pod traffic leaving the cluster's pod range to the node's address (iptables, as Cilium). */
+    enableIpv4Masquerade: z.boolean().default(false),
+    /** Destinations never masqueraded (default: the cluster pool, else this node's pod CIDR). */
+    ipv4NativeRoutingCidr: z.string().optional(),
     /** Stored and reported (GET /v1/healthz kube-proxy-replacement.mode); the service LB is issue 4. */
     kubeProxyReplacement: z.enum(KUBE_PROXY_REPLACEMENT_MODES).default('false'),
     enableHubble: z.boolean().default(true),

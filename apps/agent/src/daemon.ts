@@ -14,6 +14,7 @@ import { ctGc } from './datapath/ct-gc.js';
 import { EndpointManager } from './endpoint/endpoint-manager.js';
 import { ApiServer } from './api/api-server.js';
 import { ensureHostDevice } from './host-device.js';
+import { installMasquerade } from './datapath/masquerade.js';
 import { FlowObserver } from './hubble/observer-server.js';
 import { PeerNotifier } from './hubble/peer-notifier.js';
 import { cniHandler } from './cni/cni-handler.js';
@@ -275,6 +276,11 @@ export class Daemon {
     this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, routerIp: this.ipam.routerIp, lbAlgorithm: config.bpfLbAlgorithm });
     this.#tunnelIfindex = tunnelIfindex;
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
+    if (config.enableIpv4Masquerade) {
+      const exclude = config.ipv4NativeRoutingCidr ? [config.ipv4NativeRoutingCidr] : config.clusterPoolIpv4Cidr?.length ? config.clusterPoolIpv4Cidr : [this.ipam.cidr.text];
+      installMasquerade({ podCidr: this.ipam.cidr.text, exclude });
+      log.info({ podCidr: this.ipam.cidr.text, exclude }, 'masquerading pod traffic that leaves the cluster (iptables)');
+    }
     this.#startServices(netlink);
     const k8s = this.#k8s;
     this.#endpoints = new EndpointManager({

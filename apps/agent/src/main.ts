@@ -33,6 +33,8 @@ const program = new Command('cilium-agent')
   .option('--enable-hubble [bool]', 'serve Hubble on --hubble-socket-path (default true)', (v: string) => v !== 'false')
   .option('--agent-health-port <port>', 'GET /healthz on 127.0.0.1:<port> (default 9879, 0: off)', (v) => Number(v))
   // services / kube-proxy replacement (Cilium's flags)
+  .option('--enable-ipv4-masquerade [bool]', 'masquerade pod traffic leaving the cluster to the node address (iptables)', (v: string) => v !== 'false')
+  .option('--ipv4-native-routing-cidr <cidr>', 'destinations never masqueraded (default: the cluster pool, else the pod CIDR)')
   .option('--enable-node-port [bool]', 'NodePort services (kube-proxy-replacement=partial; on in true/strict/probe)', (v: string) => v !== 'false')
   .option('--enable-host-port [bool]', 'HostPort (kube-proxy-replacement=partial)', (v: string) => v !== 'false')
   .option('--enable-external-ips [bool]', 'ExternalIPs services (kube-proxy-replacement=partial)', (v: string) => v !== 'false')
@@ -77,6 +79,8 @@ const program = new Command('cilium-agent')
           kubeProxyReplacement: o.kubeProxyReplacement,
           enableHubble: o.enableHubble === undefined ? undefined : o.enableHubble !== false,
           agentHealthPort: o.agentHealthPort,
+          enableIpv4Masquerade: o.enableIpv4Masquerade === undefined ? undefined : o.enableIpv4Masquerade !== false,
+          ipv4NativeRoutingCidr: o.ipv4NativeRoutingCidr,
           enableNodePort: o.enableNodePort === undefined ? undefined : o.enableNodePort !== false,
           enableHostPort: o.enableHostPort === undefined ? undefined : o.enableHostPort !== false,
           enableExternalIps: o.enableExternalIps === undefined ? undefined : o.enableExternalIps !== false,

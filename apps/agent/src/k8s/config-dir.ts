@@ -45,7 +45,7 @@ export type KubeProxyReplacementMode = (typeof KUBE_PROXY_REPLACEMENT_MODES)[num
 /** Keys of the chart (or of Cilium) that are valid but that this agent does not act on (yet). */
 const ACCEPTED_IGNORED = new Set([
   'identity-allocation-mode', 'cluster-id', 'prometheus-serve-addr', 'operator-api-serve-addr', 'operator-prometheus-serve-addr',
-  'enable-metrics', 'auto-direct-node-routes', 'ipv4-native-routing-cidr', 'native-routing-cidr', 'enable-ipv4-masquerade',
+  'enable-metrics', 'auto-direct-node-routes',
   'enable-bpf-masquerade', 'kube-proxy-replacement-healthz-bind-address',
   'host-reachable-services-protos', 'enable-policy',
   'monitor-aggregation-interval', 'monitor-aggregation-flags', 'hubble-disable-tls',
@@ -73,6 +73,7 @@ const PASSTHROUGH: Record<string, { key: string; type: 'string' | 'int' | 'bool'
   'cluster-name': { key: 'clusterName', type: 'string' },
   'hubble-socket-path': { key: 'hubbleSocketPath', type: 'string' },
   'hubble-listen-address': { key: 'hubbleListenAddress', type: 'string' },
+  'enable-ipv4-masquerade': { key: 'enableIpv4Masquerade', type: 'bool' },
 };
 
 export interface ConfigDirResult {
@@ -173,6 +174,11 @@ export function configMapToSettings(map: Record<string, string>): ConfigDirResul
       }
       case 'devices':
         s['devices'] = v.split(/[\s,]+/).filter(Boolean);
+        break;
+      case 'ipv4-native-routing-cidr':
+      case 'native-routing-cidr':
+        // 1.16 name wins over the 1.10 one
+        if (key === 'ipv4-native-routing-cidr' || !has('ipv4-native-routing-cidr')) s['ipv4NativeRoutingCidr'] = ipv4Cidr(key, v);
         break;
       case 'enable-hubble':
         s['enableHubble'] = bool(key, v);

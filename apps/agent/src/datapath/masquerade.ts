@@ -1,0 +1,50 @@
+// IPv4 masquerading of pod traffic that leaves the cluster, as Cilium does with `enable-ipv4-masquerade` and
+// BPF masquerading off (its default): iptables rules in the node's netns. Pods' packets to anything outside
+// the cluster's pod range (ipv4-native-routing-cidr, else the cluster pool, else this node's pod CIDR) take
+// the node's address on the way out, so destinations that have no route to pod CIDRs (the control plane,
+// DNS, the world) can answer. Traffic between pods is never masqueraded. Idempotent: the chain is rewritten
+// as a whole with iptables-restore, the POSTROUTING jump added once.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { AgentError } from '../errors.js';
+
+export const MASQ_CHAIN = 'CILIUM_POST_nat';
+const FEEDER_COMMENT = 'cilium-feeder: CILIUM_POST_nat';
+
+export interface MasqueradeOptions {
+  /** This node's pod CIDR (the sources). */
+  podCidr: string;
+  /** Destinations never masqueraded (the cluster's pod range). */
+  exclude: string[];
+  /** Devices whose traffic is never masqueraded (the agent's own: cilium_host, cilium_vxlan, ...). */
+  internalDevicePrefix?: string;
+}
+
+/** The iptables-restore input that makes CILIUM_POST_nat exactly our rules. Pure. */
+export function masqueradeRules(o: MasqueradeOptions): string {
+  const lines = ['*nat', `:${MASQ_CHAIN} - [0:0]`, `-F ${MASQ_CHAIN}`];
+  for (const c of o.exclude) lines.push(`-A ${MASQ_CHAIN} -s ${o.podCidr} -d ${c} -m comment --comment "cilium: no masquerade inside the cluster" -j RETURN`);
+  lines.push(`-A ${MASQ_CHAIN} -s ${o.podCidr} ! -o ${o.internalDevicePrefix ?? 'cilium_'}+ -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+function iptablesMissing(): boolean {
+  return spawnSync('iptables', ['--version'], { encoding: 'utf8' }).status !== 0;
+}
+
+/** Installs (or rewrites) the masquerading rules in the current netns. Throws AgentError with a hint. */
+export function installMasquerade(o: MasqueradeOptions): void {
+  if (iptablesMissing()) {
+    throw new AgentError('MASQUERADE_NO_IPTABLES', 'enable-ipv4-masquerade needs iptables, which is not installed', 'install the iptables package (make build does) or set enableIPv4Masquerade=false');
+  }
+  try {
+    execFileSync('iptables-restore', ['--noflush', '-w', '5'], { input: masqueradeRules(o), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const rule = ['POSTROUTING', '-m', 'comment', '--comment', FEEDER_COMMENT, '-j', MASQ_CHAIN];
+    if (spawnSync('iptables', ['-w', '5', '-t', 'nat', '-C', ...rule], { encoding: 'utf8' }).status !== 0) {
+      execFileSync('iptables', ['-w', '5', '-t', 'nat', '-A', ...rule], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    }
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new AgentError('MASQUERADE_INSTALL', `cannot install the masquerading rules: ${(err.stderr ?? err.message).trim()}`, 'check that the kernel has nf_tables/iptable_nat and that nothing else holds the xtables lock');
+  }
+}
