@@ -176,6 +176,8 @@ to_fib:
 	}
 	/* no route: let the stack try */
 to_stack:
+	if (res.ev_state == EV_CT_REPLY)
+		skb->mark = (skb->mark & ~MARK_MAGIC_MASK) | MARK_MAGIC_SKIP_MASQ;
 	update_metrics(len, EV_DIR_EGRESS, 0);
 	if (res.report)
 		send_trace(skb, TRACE_TO_STACK, res.ev_state, EV_DIR_EGRESS, &p, &eps);

@@ -255,6 +255,13 @@ struct nat4_entry {
 #define NODEPORT_SNAT_MIN 32768 /* SNAT source ports (node IP), as Cilium: outside NodePort range */
 #define NODEPORT_SNAT_MAX 60999
 
+/* skb->mark that bpf_lxc puts on packets it hands to the stack which answer a
+ * connection the pod did not open (CT REPLY, e.g. a backend answering a
+ * NodePort client SNATed by another node): the node's masquerading rule
+ * (CILIUM_POST_nat, -m mark ! --mark 0xa00/0xf00) leaves them alone. */
+#define MARK_MAGIC_SKIP_MASQ 0x0a00
+#define MARK_MAGIC_MASK      0x0f00
+
 /* Timeouts (Cilium's defaults), seconds */
 #define CT_LIFETIME_TCP     21600
 #define CT_LIFETIME_SYN     60

@@ -22,6 +22,7 @@ describe('masquerade', () => {
       ':CILIUM_POST_nat - [0:0]',
       '-F CILIUM_POST_nat',
       '-A CILIUM_POST_nat -s 10.244.1.0/24 -d 10.244.0.0/16 -m comment --comment "cilium: no masquerade inside the cluster" -j RETURN',
+      '-A CILIUM_POST_nat -m mark --mark 0xa00/0xf00 -m comment --comment "cilium: replies are not masqueraded" -j RETURN',
       '-A CILIUM_POST_nat -s 10.244.1.0/24 ! -o cilium_+ -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE',
       'COMMIT',
       '',
@@ -36,6 +37,7 @@ describe('masquerade', () => {
     expect(out.match(/-A POSTROUTING .*-j CILIUM_POST_nat/g)).toHaveLength(1);
     expect(out).toContain('-A CILIUM_POST_nat -s 10.244.1.0/24 -d 10.250.0.0/16');
     expect(out).not.toContain('10.244.0.0/16');
+    expect(out).toContain('-A CILIUM_POST_nat -m mark --mark 0xa00/0xf00');
     expect(out).toMatch(/-A CILIUM_POST_nat -s 10\.244\.1\.0\/24 ! -o cilium_\+ .*-j MASQUERADE/);
     // nothing of it in the test's own netns
     expect(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' })).not.toContain('CILIUM_POST_nat -s 10.244.1.0/24 -d 10.250.0.0/16');

@@ -9,6 +9,8 @@ import { AgentError } from '../errors.js';
 
 export const MASQ_CHAIN = 'CILIUM_POST_nat';
 const FEEDER_COMMENT = 'cilium-feeder: CILIUM_POST_nat';
+/** MARK_MAGIC_SKIP_MASQ / MARK_MAGIC_MASK of bpf/lib/common.h. */
+export const SKIP_MASQ_MARK = '0xa00/0xf00';
 
 export interface MasqueradeOptions {
   /** This node's pod CIDR (the sources). */
@@ -23,6 +25,9 @@ export interface MasqueradeOptions {
 export function masqueradeRules(o: MasqueradeOptions): string {
   const lines = ['*nat', `:${MASQ_CHAIN} - [0:0]`, `-F ${MASQ_CHAIN}`];
   for (const c of o.exclude) lines.push(`-A ${MASQ_CHAIN} -s ${o.podCidr} -d ${c} -m comment --comment "cilium: no masquerade inside the cluster" -j RETURN`);
+  // Replies of connections the pod did not open keep the pod's address (bpf_lxc marks them, common.h
+  // MARK_MAGIC_SKIP_MASQ): e.g. a backend answering a NodePort client another node SNATed.
+  lines.push(`-A ${MASQ_CHAIN} -m mark --mark ${SKIP_MASQ_MARK} -m comment --comment "cilium: replies are not masqueraded" -j RETURN`);
   lines.push(`-A ${MASQ_CHAIN} -s ${o.podCidr} ! -o ${o.internalDevicePrefix ?? 'cilium_'}+ -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE`);
   lines.push('COMMIT', '');
   return lines.join('\n');
