@@ -8,86 +8,20 @@
 // and an established connection to a backend that stays carries on; a Service with no endpoints is refused
 // at once (curl: connection refused, not a timeout) and the drop is a Hubble flow; the nodes' iptables and
 // nftables hold no service rules. Needs root, bin/ and the upstream binaries (lab/build-upstream.sh).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readState } from '../src/state.js';
+import { LabCluster, REPO, type Obj, type Run } from './lib/lab-cluster.js';
 
-const root = join(import.meta.dirname, '..', '..');
+const c = new LabCluster('sv');
+const root = REPO;
 const labBin = join(root, 'bin', 'cilium-lab');
-const labName = `sv${Math.random().toString(36).slice(2, 8).replace(/[0-9]/g, 'x')}`;
-let upstreamBin = '';
-let env: NodeJS.ProcessEnv = {};
-let up = false;
-let installed = false;
-
-interface Obj {
-  metadata: { name: string; namespace?: string; uid?: string; annotations?: Record<string, string>; deletionTimestamp?: string };
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function lab(args: string[], timeoutMs = 900_000): Run {
-  const r = spawnSync(process.execPath, [labBin, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-function run(cmd: string, args: string[], o: { allowFail?: boolean; timeoutMs?: number; input?: string } = {}): Run {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: o.timeoutMs ?? 300_000, maxBuffer: 64 << 20, cwd: root, ...(o.input !== undefined ? { input: o.input } : {}) });
-  if (!o.allowFail && r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}\n${r.stdout}`);
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-const kubectl = (...args: string[]): string => run(join(upstreamBin, 'kubectl'), args).stdout;
-const apply = (obj: unknown): string => run(join(upstreamBin, 'kubectl'), ['apply', '-f', '-'], { input: JSON.stringify(obj) }).stdout;
-const getJson = <T = Obj>(...args: string[]): T => JSON.parse(kubectl('get', '-o', 'json', ...args)) as T;
-const tryJson = <T = Obj>(...args: string[]): T | undefined => {
-  const r = run(join(upstreamBin, 'kubectl'), ['get', '-o', 'json', ...args], { allowFail: true });
-  return r.status === 0 ? (JSON.parse(r.stdout) as T) : undefined;
-};
-
-function nodeOf(name: string): { name: string; ip: string; dir: string } {
-  const n = readState(labName)?.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`no node ${name} in lab ${labName}`);
-  return n;
-}
-
-function agentLogs(): string {
-  const out: string[] = [];
-  for (const n of readState(labName)?.nodes ?? []) {
-    const r = spawnSync('bash', ['-c', `tail -n 12 ${n.dir}/logs/kube-system_cilium-*/cilium-agent-*.log 2>/dev/null | cut -c1-400`], { encoding: 'utf8' });
-    out.push(`--- ${n.name} ---\n${r.stdout}`);
-  }
-  return out.join('\n');
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${agentLogs()}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-const isReady = (p: Obj): boolean => ((p.status?.['conditions'] as Array<{ type: string; status: string }> | undefined) ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-
-function podsReady(ns: string, selector: string, want: number): Obj[] | undefined {
-  const live = getJson<{ items: Obj[] }>('pods', '-n', ns, '-l', selector).items.filter((p) => p.metadata.deletionTimestamp === undefined);
-  return live.length === want && live.every(isReady) ? live : undefined;
-}
+const labName = c.name;
+const { lab, run, kubectl, apply, getJson } = c;
+const nodeOf = c.node;
+const waitFor = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> => c.waitFor(what, fn, timeoutMs);
+const podsReady = (ns: string, selector: string, want: number): Obj[] | undefined => c.podsReady(selector, want, ns);
 
 /** Runs a shell script in a lab target (node1, default/client1) through `cilium-lab exec`. */
 function sh(target: string, script: string, timeoutMs = 120_000): Run {
@@ -176,26 +110,14 @@ const NODE_PORT = 30080;
 const HOST_PORT = 18080;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });
-  const out = execFileSync('bash', [join(root, 'lab', 'build-upstream.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 3_600_000 });
-  upstreamBin = out.trim().split('\n').pop() ?? '';
-  const r = lab(['up', '--name', labName, '--nodes', '2']);
-  if (r.status !== 0) throw new Error(`cilium-lab up: ${r.stderr}\n${r.stdout}`);
-  up = true;
-  const e = lab(['env', '--name', labName]);
-  env = { ...process.env };
-  for (const m of e.stdout.matchAll(/^export (KUBECONFIG|LAB_[A-Z_]+)='([^']*)'$/gm)) env[m[1] ?? ''] = m[2] ?? '';
-  expect(env['KUBECONFIG']).toBeTruthy();
+  await c.up(2);
   const st = readState(labName);
   labIndex = st?.index ?? 0;
   node1Ip = nodeOf('node1').ip;
   node2Ip = nodeOf('node2').ip;
 });
 
-afterAll(() => {
-  if (installed) run(join(upstreamBin, 'helm'), ['delete', 'cilium', '-n', 'kube-system'], { allowFail: true });
-  if (up) lab(['down', '--name', labName]);
-});
+afterAll(() => c.down());
 
 describe('kube-proxy replacement on a 2-node lab', () => {
   const sourcesFor = (home: 'node1' | 'node2'): Source[] => {
@@ -209,15 +131,13 @@ describe('kube-proxy replacement on a 2-node lab', () => {
   };
 
   it('helm install kubeProxyReplacement=true; backends on both nodes, clients on both nodes', async () => {
-    run(join(upstreamBin, 'helm'), [
-      'install', 'cilium', join(root, 'install/kubernetes/cilium'), '-n', 'kube-system', '-f', join(root, 'install/kubernetes/values-lab.yaml'),
-      '--set', `k8sServiceHost=${env['LAB_API_HOST']}`, '--set', `k8sServicePort=${env['LAB_API_PORT']}`, '--set', 'kubeProxyReplacement=true',
+    c.helmInstall([
+      'kubeProxyReplacement=true',
       // The lab's default, VXLAN; SERVICES_E2E_ROUTING=native runs the same cases with native routing.
-      '--set', `routingMode=${process.env['SERVICES_E2E_ROUTING'] ?? 'tunnel'}`,
+      `routingMode=${process.env['SERVICES_E2E_ROUTING'] ?? 'tunnel'}`,
       // no `devices`: the agents detect the node address's device (eth0) and attach bpf_host there, which
       // serves NodePort / ExternalIPs / LoadBalancer from other nodes
     ]);
-    installed = true;
     await waitFor('2 agent pods Ready', () => podsReady('kube-system', 'k8s-app=cilium', 2), 300_000);
     const st = JSON.parse(lab(['exec', '--name', labName, 'node1', '--', 'curl', '-sS', '--unix-socket', `${nodeOf('node1').dir}/run-cilium/cilium.sock`, 'http://localhost/v1/healthz']).stdout) as Record<string, unknown>;
     expect((st['kube-proxy-replacement'] as { mode?: string } | undefined)?.mode).toBe('true');
@@ -257,7 +177,7 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     apply(svc('echo-etp', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: NODE_PORT + 2 }] }));
     apply(svc('echo-itp', { type: 'ClusterIP', internalTrafficPolicy: 'Local' }));
     apply(svc('echo-udp', { type: 'ClusterIP', ports: [{ name: 'udp', port: 53, targetPort: 'udp', protocol: 'UDP' }] }));
-    run(join(upstreamBin, 'kubectl'), ['patch', 'service', 'echo-lb', '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIp() }] } } })]);
+    run(join(c.upstreamBin, 'kubectl'), ['patch', 'service', 'echo-lb', '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIp() }] } } })]);
     for (const name of ['echo-cip', 'echo-np', 'echo-ext', 'echo-lb', 'echo-aff', 'empty', 'echo-udp', 'echo-etp', 'echo-itp']) {
       const s = getJson('service', name, '-n', 'default');
       clusterIp.set(name, s.spec?.['clusterIP'] as string);
