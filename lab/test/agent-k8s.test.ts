@@ -6,76 +6,20 @@
 // survived without rewriting unchanged CiliumEndpoints; an agent restart (both agent pods replaced) keeps an
 // open cross-node TCP connection and new ones work; `helm delete`. Needs root, bin/ and the upstream
 // binaries (lab/build-upstream.sh).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnDetached, stopProcess } from '../src/processes.js';
 import { readState, writeState } from '../src/state.js';
+import { LabCluster, REPO, isReady, type Obj } from './lib/lab-cluster.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const labBin = join(root, 'bin', 'cilium-lab');
-const labName = `ak${Math.random().toString(36).slice(2, 8).replace(/[0-9]/g, 'x')}`;
-let upstreamBin = '';
-let env: NodeJS.ProcessEnv = {};
-let up = false;
-let installed = false;
-
-interface Obj {
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; ownerReferences?: Array<{ kind: string; name: string; uid: string }>; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
-
-function lab(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [labBin, ...args], { encoding: 'utf8', timeout: 900_000, maxBuffer: 64 << 20 });
-}
-
-function run(cmd: string, args: string[], o: { allowFail?: boolean; timeoutMs?: number } = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, timeout: o.timeoutMs ?? 300_000, maxBuffer: 64 << 20, cwd: root });
-  if (!o.allowFail && r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}\n${r.stdout}`);
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-const kubectl = (...args: string[]) => run(join(upstreamBin, 'kubectl'), args).stdout;
-const getJson = <T = Obj>(...args: string[]): T => JSON.parse(kubectl('get', '-o', 'json', ...args)) as T;
-const tryJson = <T = Obj>(...args: string[]): T | undefined => {
-  const r = run(join(upstreamBin, 'kubectl'), ['get', '-o', 'json', ...args], { allowFail: true });
-  return r.status === 0 ? (JSON.parse(r.stdout) as T) : undefined;
-};
-
-function agentLogs(): string {
-  const s = readState(labName);
-  const out: string[] = [];
-  for (const n of s?.nodes ?? []) {
-    const r = spawnSync('bash', ['-c', `tail -n 15 ${n.dir}/logs/kube-system_cilium-*/cilium-agent-*.log 2>/dev/null | cut -c1-400`], { encoding: 'utf8' });
-    out.push(`--- ${n.name} ---\n${r.stdout}`);
-  }
-  return out.join('\n');
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${agentLogs()}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-const ready = (p: Obj | undefined) => ((p?.status?.['conditions'] as Array<{ type: string; status: string }> | undefined) ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-
-function podsReady(selector: string, want: number): Obj[] | undefined {
-  const l = getJson<{ items: Obj[] }>('pods', '-n', 'kube-system', '-l', selector);
-  const live = l.items.filter((p) => !p.metadata.annotations?.['deletionTimestamp'] && (p.metadata as { deletionTimestamp?: string }).deletionTimestamp === undefined);
-  return live.length === want && live.every(ready) ? live : undefined;
-}
+const c = new LabCluster('ak');
+const root = REPO;
+const labName = c.name;
+const { lab, run, kubectl, getJson, tryJson } = c;
+const waitFor = <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 240_000): Promise<T> => c.waitFor(what, fn, timeoutMs);
+const ready = isReady;
+const podsReady = (selector: string, want: number): Obj[] | undefined => c.podsReady(selector, want);
 
 function inCidr(ip: string, cidr: string): boolean {
   const [base = '', bits = '32'] = cidr.split('/');
@@ -86,8 +30,7 @@ function inCidr(ip: string, cidr: string): boolean {
 
 function createPod(name: string, node: string, spec: Record<string, unknown>, labels: Record<string, string>): void {
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels }, spec: { nodeName: node, terminationGracePeriodSeconds: 2, ...spec } };
-  const r = spawnSync(join(upstreamBin, 'kubectl'), ['apply', '-f', '-'], { input: JSON.stringify(pod), encoding: 'utf8', env });
-  if (r.status !== 0) throw new Error(`kubectl apply ${name}: ${r.stderr}`);
+  c.apply(pod);
 }
 
 const echoSpec = { containers: [{ name: 'echo', image: 'quay.io/cilium/json-mock:v1.3.8', ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 } }] };
@@ -131,33 +74,15 @@ function agentApi(node: string, path: string): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-beforeAll(async () => {
-  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });
-  const out = execFileSync('bash', [join(root, 'lab', 'build-upstream.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 3_600_000 });
-  upstreamBin = out.trim().split('\n').pop() ?? '';
-  const r = lab(['up', '--name', labName, '--nodes', '2']);
-  if (r.status !== 0) throw new Error(`cilium-lab up: ${r.stderr}\n${r.stdout}`);
-  up = true;
-  const e = lab(['env', '--name', labName]);
-  env = { ...process.env };
-  for (const m of e.stdout.matchAll(/^export (KUBECONFIG|LAB_[A-Z_]+)='([^']*)'$/gm)) env[m[1] ?? ''] = m[2] ?? '';
-  expect(env['KUBECONFIG']).toBeTruthy();
-});
+beforeAll(() => c.up(2));
 
-afterAll(() => {
-  if (installed) run(join(upstreamBin, 'helm'), ['delete', 'cilium', '-n', 'kube-system'], { allowFail: true });
-  if (up) lab(['down', '--name', labName]);
-});
+afterAll(() => c.down());
 
 describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
   const ips = new Map<string, string>();
 
   it('helm install: agents and operators Ready, one CiliumNode per node with distinct CIDRs', async () => {
-    run(join(upstreamBin, 'helm'), [
-      'install', 'cilium', join(root, 'install/kubernetes/cilium'), '-n', 'kube-system', '-f', join(root, 'install/kubernetes/values-lab.yaml'),
-      '--set', `k8sServiceHost=${env['LAB_API_HOST']}`, '--set', `k8sServicePort=${env['LAB_API_PORT']}`,
-    ]);
-    installed = true;
+    c.helmInstall();
     await waitFor('2 agent pods Ready', () => podsReady('k8s-app=cilium', 2));
     await waitFor('2 operator pods Ready', () => podsReady('name=cilium-operator', 2));
     const cidrs = await waitFor('both CiliumNodes with a pod CIDR', () => {
@@ -248,7 +173,7 @@ describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
     const again = spawnDetached({ role: rec.role, argv: rec.argv, log: rec.log, ...(rec.netns !== undefined ? { netns: rec.netns } : {}) });
     state.processes[idx] = again;
     writeState(state);
-    await waitFor('the apiserver back', () => run(join(upstreamBin, 'kubectl'), ['get', '--raw', '/readyz'], { allowFail: true }).status === 0 || undefined);
+    await waitFor('the apiserver back', () => run(join(c.upstreamBin, 'kubectl'), ['get', '--raw', '/readyz'], { allowFail: true }).status === 0 || undefined);
 
     createPod('late1', 'node1', clientSpec, { app: 'late' });
     const late = await readyPod('late1');
@@ -327,8 +252,8 @@ describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
   });
 
   it('helm upgrade --set routingMode=native: agents roll, pods keep their addresses, cross-node traffic is routed', async () => {
-    run(join(upstreamBin, 'helm'), ['upgrade', 'cilium', join(root, 'install/kubernetes/cilium'), '-n', 'kube-system', '--reuse-values', '--set', 'routingMode=native']);
-    run(join(upstreamBin, 'kubectl'), ['-n', 'kube-system', 'rollout', 'status', 'ds/cilium', '--timeout=300s'], { timeoutMs: 320_000 });
+    c.helm(['upgrade', 'cilium', join(root, 'install/kubernetes/cilium'), '-n', 'kube-system', '--reuse-values', '--set', 'routingMode=native']);
+    run(join(c.upstreamBin, 'kubectl'), ['-n', 'kube-system', 'rollout', 'status', 'ds/cilium', '--timeout=300s'], { timeoutMs: 320_000 });
     await waitFor('2 agent pods Ready', () => podsReady('k8s-app=cilium', 2));
     const cfg = agentApi('node1', '/v1/config') as { status: { 'daemon-config-map': { routingMode: string } } };
     expect(cfg.status['daemon-config-map'].routingMode).toBe('native');
@@ -347,8 +272,7 @@ describe('cilium-agent in Kubernetes mode (chart on a 2-node lab)', () => {
   it('deleting a pod deletes its CiliumEndpoint; helm delete removes the install', async () => {
     kubectl('delete', 'pod', 'client1', '-n', 'default', '--wait=true');
     await waitFor('CiliumEndpoint client1 gone', () => (tryJson('ciliumendpoint', 'client1', '-n', 'default') === undefined ? true : undefined));
-    run(join(upstreamBin, 'helm'), ['delete', 'cilium', '-n', 'kube-system']);
-    installed = false;
+    c.helm(['delete', 'cilium', '-n', 'kube-system']);
     await waitFor('agent pods gone', () => (getJson<{ items: Obj[] }>('pods', '-n', 'kube-system', '-l', 'k8s-app=cilium').items.length === 0 ? true : undefined));
   });
 });
