@@ -28,7 +28,8 @@ import {
 import { Kube, bulk } from './lib/kube.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const NS_LIST = (process.env.BENCH_SVC_N ?? (QUICK ? '1,1000' : '1,1000,10000,30000')).split(',').map((s) => Number(s.trim())).filter((n) => n > 0).sort((a, b) => a - b);
+const NS_LIST_DEFAULT = (process.env.BENCH_SVC_N ?? (QUICK ? '1,1000' : '1,1000,10000,30000')).split(',').map((s) => Number(s.trim())).filter((n) => n > 0).sort((a, b) => a - b);
+const NS_LIST = NS_LIST_DEFAULT;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 5));
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? (QUICK ? 1 : 2));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2)); // each round starts every peer once, order rotated
@@ -44,6 +45,7 @@ const CLIENT_CPU = cpuEnv('BENCH_CLIENT_CPU', 0);
 const SERVER_CPU = cpuEnv('BENCH_SERVER_CPU', 1);
 // A peer that has not programmed the services by then is recorded as a timeout at that N (no rate, no changes).
 const BULK_TIMEOUT_MS = Number(process.env.BENCH_BULK_TIMEOUT_S ?? 900) * 1000;
+const BULK_TIMEOUT_DEFAULT_MS = BULK_TIMEOUT_MS;
 const CHANGE_TIMEOUT_MS = 120_000;
 const BACKENDS = [0, 1, 2, 3].map((i) => `10.201.${i}.2`);
 const BACKEND_PORT = 8080;
@@ -492,7 +494,7 @@ const agg = (r) => {
   };
 };
 
-function report(results, peers, unavailable, createMs) {
+function report(results, peers, unavailable, createMs, NS_LIST = NS_LIST_DEFAULT, BULK_TIMEOUT_MS = BULK_TIMEOUT_DEFAULT_MS) {
   const lines = [];
   for (const p of peers) {
     if (unavailable[p]) {
@@ -632,7 +634,14 @@ export async function benchServices(opts = {}) {
 }
 
 // `node bench/services.mjs [--json FILE]` (as root): what `make bench-services` runs.
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--report') {
+  // `node bench/services.mjs --report FILE`: the tables of a (possibly partial) results file.
+  const d = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8'));
+  const ns = d.config.NS_LIST.filter((n) => d.results[n]);
+  for (const r of Object.values(d.results)) for (const x of Object.values(r)) x.bulkMs = x.bulkMs.map((v) => (v === null ? Infinity : v));
+  console.log(`run of ${d.info.date}: load average at start ${d.info.loadavg.join(' ')}${d.end ? `, at end ${d.end.loadavg.join(' ')}` : ' (partial)'}`);
+  console.log(report(d.results, d.config.PEERS, d.unavailable, d.createMs, ns, d.config.BULK_TIMEOUT_MS));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const rest = process.argv.slice(2);
   const i = rest.indexOf('--json');
   if (process.getuid?.() !== 0) {
