@@ -72,35 +72,19 @@ proxy="$(module_proxy_only)"
 [ -n "$proxy" ] || fail "GOPROXY ('$proxy_in') names no module proxy" \
   "set GOPROXY to a module proxy URL (e.g. go env -w GOPROXY=https://proxy.golang.org)"
 
-mkdir -p "$ROOT"
-exec 9>"$ROOT/.lock"
-if ! flock -n 9; then
-  log "another build holds $ROOT/.lock; waiting for it"
-  flock 9
-fi
+lock_build_root "$ROOT"
 if [ -x "$BIN/kube-proxy" ]; then
   echo "$BIN"
   exit 0
 fi
 
-tmp="$(mktemp -d "$ROOT/.build-XXXXXX")"
-cleanup() { if [ -n "${tmp:-}" ]; then chmod -R u+w "$tmp" 2>/dev/null || true; rm -rf "$tmp"; fi; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-for old in "$ROOT"/.build-*; do
-  [ "$old" = "$tmp" ] || [ ! -d "$old" ] || rm -rf "$old"
-done
+new_build_dir "$ROOT"
 
-export GOPROXY="$proxy" GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off \
-  GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
+export_go_build_env "$proxy" "$CACHE"
 P="${UPSTREAM_GO_PARALLEL:-2}"
 t0=$SECONDS
 log "building kube-proxy $K8S_VERSION with $(go env GOVERSION) via $GOPROXY (-p $P)"
 
-mod_json() {
-  (cd "$tmp" && go mod download -json "$1") | sed -n "s/^[[:space:]]*\"$2\": \"\(.*\)\",\{0,1\}$/\1/p" | head -n 1
-}
 k8s_gomod="$(mod_json "k8s.io/kubernetes@$K8S_VERSION" GoMod)"
 [ -f "$k8s_gomod" ] || fail "could not fetch the go.mod of k8s.io/kubernetes@$K8S_VERSION" \
   "check that the module proxy serves it: go list -m -versions k8s.io/kubernetes"
