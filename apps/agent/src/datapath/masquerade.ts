@@ -17,8 +17,6 @@ export interface MasqueradeOptions {
   podCidr: string;
   /** Destinations never masqueraded (the cluster's pod range). */
   exclude: string[];
-  /** Devices whose traffic is never masqueraded (the agent's own: cilium_host, cilium_vxlan, ...). */
-  internalDevicePrefix?: string;
 }
 
 /** The iptables-restore input that makes CILIUM_POST_nat exactly our rules. Pure. */
@@ -28,7 +26,8 @@ export function masqueradeRules(o: MasqueradeOptions): string {
   // Replies of connections the pod did not open keep the pod's address (bpf_lxc marks them, common.h
   // MARK_MAGIC_SKIP_MASQ): e.g. a backend answering a NodePort client another node SNATed.
   lines.push(`-A ${MASQ_CHAIN} -m mark --mark ${SKIP_MASQ_MARK} -m comment --comment "cilium: replies are not masqueraded" -j RETURN`);
-  lines.push(`-A ${MASQ_CHAIN} -s ${o.podCidr} ! -o ${o.internalDevicePrefix ?? 'cilium_'}+ -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE`);
+  // never on the agent's own devices (cilium_host, cilium_vxlan, ...)
+  lines.push(`-A ${MASQ_CHAIN} -s ${o.podCidr} ! -o cilium_+ -m comment --comment "cilium masquerade non-cluster" -j MASQUERADE`);
   lines.push('COMMIT', '');
   return lines.join('\n');
 }
