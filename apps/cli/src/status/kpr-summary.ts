@@ -24,9 +24,7 @@ export function kprSummary(config: Record<string, string> | undefined): string {
   }
   if (on('enable-host-port')) features.push('HostPort');
   if (on('enable-external-ips')) features.push('ExternalIPs');
-  const sock = config['bpf-lb-sock'] !== undefined ? (mode === 'partial' ? config['bpf-lb-sock'] === 'true' : config['bpf-lb-sock'] !== 'false') : on('enable-host-reachable-services');
-  if (sock) features.push('SocketLB');
-  if (config['enable-session-affinity'] !== 'false' && mode !== 'partial') features.push('SessionAffinity');
-  else if (config['enable-session-affinity'] === 'true') features.push('SessionAffinity');
+  if (on(config['bpf-lb-sock'] !== undefined ? 'bpf-lb-sock' : 'enable-host-reachable-services')) features.push('SocketLB');
+  if (on('enable-session-affinity')) features.push('SessionAffinity');
   return features.length > 0 ? `${word}   [${features.join(', ')}]` : word;
 }
