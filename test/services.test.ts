@@ -192,6 +192,23 @@ function lbSuite(bed: () => Bed, path: 'socket' | 'per-packet'): void {
     expect(Object.keys(counts(res.names)).length).toBe(1);
   });
 
+  it('affinity to a backend removed from the service goes to a remaining backend and sticks there', async () => {
+    const b = bed();
+    await b.node.agent.servicePut(10, b.spec(86, { affinity: true }));
+    const before = b.many(86, 6);
+    expect(before.errors).toEqual([]);
+    expect(new Set(before.names).size).toBe(1);
+    const gone = b.backends[Number(before.names[0]!.slice(1)) - 1]!;
+    // the backend stays ACTIVE through another service: only its membership of this one ends
+    await b.node.agent.servicePut(11, b.spec(87, { backends: [gone] }));
+    await b.node.agent.servicePut(10, b.spec(86, { affinity: true, backends: b.backends.filter((x) => x !== gone) }));
+    const after = b.many(86, 12);
+    expect(after.errors).toEqual([]);
+    expect(new Set(after.names).size).toBe(1);
+    expect(after.names[0]).not.toBe(before.names[0]);
+    await b.node.agent.serviceDelete(11);
+  });
+
   it('a terminating backend keeps its open connection and gets no new ones', async () => {
     const b = bed();
     await b.node.agent.servicePut(3, b.spec(82));

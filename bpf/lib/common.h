@@ -25,6 +25,7 @@
 /* cilium_lb4_backends_v3 HASH __u32 backend_id -> lb4_backend                                        */
 /* cilium_lb4_reverse_nat HASH __u16 rev_nat_index -> lb4_reverse_nat (service id -> frontend VIP:port) */
 /* cilium_lb4_affinity    LRU_HASH lb4_affinity_key -> lb_affinity_val  (sessionAffinity: ClientIP)    */
+/* cilium_lb_affinity_match HASH lb_affinity_match -> __u8 (backends still in each affinity service)  */
 /* cilium_lb4_maglev      HASH __u16 rev_nat_index -> lb4_maglev (backend ids, LB_MAGLEV_LUT_SIZE)    */
 /* cilium_lb4_sk_rnat     LRU_HASH lb4_sk_rnat_key -> lb4_sk_rnat_val (socket LB: UDP recvmsg rev-NAT) */
 /* cilium_snat_v4_ext     LRU_HASH ct_key4 -> nat4_entry (NodePort SNAT to remote backends, both ways) */
@@ -38,6 +39,7 @@
 #define LB_BACKEND_MAP_SIZE  262144
 #define LB_REVNAT_MAP_SIZE   65536
 #define LB_AFFINITY_MAP_SIZE 65536
+#define LB_AFFINITY_MATCH_MAP_SIZE 262144
 #define LB_MAGLEV_MAP_SIZE   65536
 #define LB_SK_RNAT_MAP_SIZE  262144
 #define SNAT_MAP_SIZE        131072
@@ -221,6 +223,16 @@ struct lb_affinity_val {
 	__u32 backend_id;
 	__u32 pad;
 };                              /* 16 bytes */
+
+/* Affinity match (Cilium's cilium_lb_affinity_match): one row (value 0) per
+ * (backend, service) pair of every service with SVC_F_AFFINITY, written by the
+ * agent. An affinity entry whose backend has no row here (removed from the
+ * service) is ignored and the backend picked anew. */
+struct lb_affinity_match {
+	__u32 backend_id;
+	__u16 rev_nat_id;
+	__u16 pad;
+};                              /* 8 bytes */
 
 /* Maglev: the lookup table of one service, LB_MAGLEV_LUT_SIZE backend ids
  * (prime, Cilium's default), written whole by the agent. */

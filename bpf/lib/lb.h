@@ -7,7 +7,8 @@
  *    row is looked up first; when it says SVC_F_INT_LOCAL (or
  *    SVC_F_EXT_LOCAL), traffic from pods/the node uses the INT row instead if
  *    there is one. The EXT row must exist for every frontend (it carries the flags).
- *  - lb4_select_backend: ClientIP affinity (SVC_F_AFFINITY), else Maglev
+ *  - lb4_select_backend: ClientIP affinity (SVC_F_AFFINITY; the remembered
+ *    backend only while cilium_lb_affinity_match has it for the service), else Maglev
  *    (SVC_F2_MAGLEV: cilium_lb4_maglev[rev_nat_index], hashed 5-tuple) or
  *    random slot (bpf_get_prandom_u32() % count + 1). New connections only
  *    get BE_STATE_ACTIVE backends.
@@ -158,9 +159,19 @@ static __always_inline __u32 lb4_pick_backend(const struct lb4_key *key, const s
 	return 0;
 }
 
+/* The remembered backend of an affinity entry is still usable: ACTIVE, and
+ * still a backend of the service (its cilium_lb_affinity_match row). */
+static __always_inline int lb4_affinity_backend_ok(__u32 backend_id, __u16 rev_nat_index)
+{
+	struct lb_affinity_match m = { .backend_id = backend_id, .rev_nat_id = rev_nat_index };
+
+	return lb4_active_backend(backend_id) && bpf_map_lookup_elem(&cilium_lb_affinity_match, &m);
+}
+
 /*
- * Picks the backend of a new connection: the affinity one while it is ACTIVE
- * and used within affinity_timeout, else lb4_pick_backend (and remembers it
+ * Picks the backend of a new connection: the affinity one while it is ACTIVE,
+ * still one of the service's backends (cilium_lb_affinity_match) and used
+ * within affinity_timeout, else lb4_pick_backend (and remembers it
  * for affinity). client_id: the client IPv4 (is_netns 0) or the netns cookie.
  * Returns the backend id, 0 if there is none to use.
  */
@@ -179,7 +190,7 @@ static __always_inline __u32 lb4_select_backend(const struct lb4_key *key, const
 		now = bpf_ktime_get_ns();
 		av = bpf_map_lookup_elem(&cilium_lb4_affinity, &akey);
 		if (av && now - av->last_used <= (__u64)svc->affinity_timeout * NSEC_PER_SEC &&
-		    lb4_active_backend(av->backend_id)) {
+		    lb4_affinity_backend_ok(av->backend_id, svc->rev_nat_index)) {
 			av->last_used = now;
 			return av->backend_id;
 		}

@@ -96,6 +96,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cilium_lb4_affinity SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb_affinity_match);
+	__type(value, __u8);
+	__uint(max_entries, LB_AFFINITY_MATCH_MAP_SIZE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cilium_lb_affinity_match SEC(".maps");
+
 /* One 64 KiB value per Maglev service: never preallocate 65536 of them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -1463,6 +1463,7 @@ static const struct test tests[] = {
 	{ "lb_no_backend_drops", test_lb_no_backend },
 	{ "lb_terminating_backend", test_lb_terminating },
 	{ "lb_affinity", test_lb_affinity },
+	{ "lb_affinity_match", test_lb_affinity_match },
 	{ "lb_maglev", test_lb_maglev },
 	{ "lb_scope_int", test_lb_scope_int },
 	{ "lb_hairpin_and_node_wildcard", test_lb_hairpin_and_wildcard },

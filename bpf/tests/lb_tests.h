@@ -29,7 +29,16 @@ static int be_put(struct dp *d, uint32_t id, uint32_t addr, uint16_t port, uint8
 	return bpf_map_update_elem(lb_fd(d, "cilium_lb4_backends_v3"), &id, &b, BPF_ANY) ? -errno : 0;
 }
 
-/* A frontend: master row, slot rows for ids[0..n), and its reverse NAT. */
+static int aff_match_put(struct dp *d, uint32_t backend_id, uint16_t rev_nat)
+{
+	struct lb_affinity_match m = { .backend_id = backend_id, .rev_nat_id = rev_nat };
+	uint8_t v = 0;
+
+	return bpf_map_update_elem(lb_fd(d, "cilium_lb_affinity_match"), &m, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* A frontend: master row, slot rows for ids[0..n), and its reverse NAT
+ * (and, with SVC_F_AFFINITY, the affinity match rows). */
 static int svc_add(struct dp *d, uint32_t vip, uint16_t port, uint8_t proto, uint16_t rev_nat, uint8_t flags,
 		   uint8_t flags2, uint32_t aff_timeout, const uint32_t *ids, int n)
 {
@@ -52,6 +61,10 @@ static int svc_add(struct dp *d, uint32_t vip, uint16_t port, uint8_t proto, uin
 	}
 	if (bpf_map_update_elem(lb_fd(d, "cilium_lb4_reverse_nat"), &rev_nat, &rn, BPF_ANY))
 		return -errno;
+	/* as the agent: every (backend, service) pair of an affinity service */
+	for (i = 0; (flags & SVC_F_AFFINITY) && i < n; i++)
+		if (aff_match_put(d, ids[i], rev_nat))
+			return -errno;
 	return 0;
 }
 
@@ -404,6 +417,49 @@ static void test_lb_affinity(void)
 	REQUIRE(lb_send(tcp_a_to(VIP(16), 50100, 80, TCP_SYN), &r) == 0, "test run");
 	REQUIRE(bpf_map_lookup_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av) == 0, "affinity entry");
 	CHECK(now_ns() - av.last_used < 60ULL * 1000000000ULL, "expired affinity entry not renewed");
+}
+
+/* Affinity to a backend that left the service (no cilium_lb_affinity_match
+ * row, though the backend row itself is still ACTIVE, e.g. shared with
+ * another service): not honoured; the client gets one of the remaining
+ * backends and sticks to it. */
+static void test_lb_affinity_match(void)
+{
+	uint32_t ids[] = { 1013, 1014, 1015 }, left[] = { 1014, 1015 };
+	struct lb4_affinity_key ak = { .client_id = IP_A, .rev_nat_index = 19 };
+	struct lb_affinity_val av = {};
+	struct lb_affinity_match m = { .backend_id = 1013, .rev_nat_id = 19 };
+	uint32_t first = 0;
+	int i, moved = 0;
+	struct run r;
+
+	for (i = 0; i < 3; i++)
+		REQUIRE(be_put(&D, ids[i], REMOTE(50 + i), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	REQUIRE(svc_add(&D, VIP(27), 80, IPPROTO_TCP, 19, SVC_F_CLUSTERIP | SVC_F_AFFINITY, 0, 300, ids, 3) == 0,
+		"service");
+	/* the client's affinity names 1013, and it is honoured while matched */
+	av.last_used = now_ns();
+	av.backend_id = 1013;
+	REQUIRE(bpf_map_update_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av, BPF_ANY) == 0, "affinity: %s",
+		strerror(errno));
+	REQUIRE(lb_send(tcp_a_to(VIP(27), 51000, 80, TCP_SYN), &r) == 0, "test run");
+	CHECK(out_daddr(&r) == REMOTE(50), "matched affinity not honoured: %08x", ntohl(out_daddr(&r)));
+	/* 1013 leaves the service: slots rewritten, its match row deleted
+	 * (the backend row stays ACTIVE) */
+	REQUIRE(svc_add(&D, VIP(27), 80, IPPROTO_TCP, 19, SVC_F_CLUSTERIP | SVC_F_AFFINITY, 0, 300, left, 2) == 0,
+		"service");
+	REQUIRE(bpf_map_delete_elem(lb_fd(&D, "cilium_lb_affinity_match"), &m) == 0, "match delete: %s",
+		strerror(errno));
+	for (i = 0; i < 12; i++) {
+		REQUIRE(lb_send(tcp_a_to(VIP(27), 51001 + i, 80, TCP_SYN), &r) == 0, "test run");
+		if (!i)
+			first = out_daddr(&r);
+		moved += out_daddr(&r) != first;
+	}
+	CHECK(first == REMOTE(51) || first == REMOTE(52), "after removal: went to %08x", ntohl(first));
+	CHECK(moved == 0, "%d of 12 connections left the new affinity backend", moved);
+	REQUIRE(bpf_map_lookup_elem(lb_fd(&D, "cilium_lb4_affinity"), &ak, &av) == 0, "affinity entry");
+	CHECK(av.backend_id == 1014 || av.backend_id == 1015, "affinity entry still names %u", av.backend_id);
 }
 
 /* Maglev: the backend is the table's entry for the connection's hash. */

@@ -217,6 +217,7 @@ export const MAP_LB4_SERVICES = 'cilium_lb4_services_v2';
 export const MAP_LB4_BACKENDS = 'cilium_lb4_backends_v3';
 export const MAP_LB4_REVERSE_NAT = 'cilium_lb4_reverse_nat';
 export const MAP_LB4_AFFINITY = 'cilium_lb4_affinity';
+export const MAP_LB_AFFINITY_MATCH = 'cilium_lb_affinity_match';
 export const MAP_LB4_MAGLEV = 'cilium_lb4_maglev';
 export const MAP_LB4_SK_RNAT = 'cilium_lb4_sk_rnat';
 export const MAP_SNAT4_EXT = 'cilium_snat_v4_ext';
@@ -225,6 +226,7 @@ export const LB_SERVICE_MAP_SIZE = 262144;
 export const LB_BACKEND_MAP_SIZE = 262144;
 export const LB_REVNAT_MAP_SIZE = 65536;
 export const LB_AFFINITY_MAP_SIZE = 65536;
+export const LB_AFFINITY_MATCH_MAP_SIZE = 262144;
 export const LB_MAGLEV_MAP_SIZE = 65536;
 export const LB_SK_RNAT_MAP_SIZE = 262144;
 export const SNAT_MAP_SIZE = 131072;
@@ -413,6 +415,27 @@ export const lbAffinityValCodec: Codec<LbAffinityVal> = {
     b.writeUInt32LE(0, o + 12);
   },
   decode: (b, o) => ({ lastUsed: b.readBigUInt64LE(o), backendId: b.readUInt32LE(o + 8) }),
+};
+
+/** struct lb_affinity_match (cilium_lb_affinity_match key; the value is a __u8 0): a backend still in an affinity service. */
+export interface LbAffinityMatch {
+  backendId: number;
+  revNatId: number;
+}
+export const lbAffinityMatchCodec: Codec<LbAffinityMatch> = {
+  size: 8,
+  encode(v, b, o) {
+    b.writeUInt32LE(v.backendId, o);
+    b.writeUInt16LE(v.revNatId, o + 4);
+    b.writeUInt16LE(0, o + 6);
+  },
+  decode: (b, o) => ({ backendId: b.readUInt32LE(o), revNatId: b.readUInt16LE(o + 4) }),
+};
+/** __u8 values (cilium_lb_affinity_match: always 0) */
+export const u8ValueCodec: Codec<number> = {
+  size: 1,
+  encode: (v, b, o) => void b.writeUInt8(v, o),
+  decode: (b, o) => b.readUInt8(o),
 };
 
 /** struct lb4_maglev: LB_MAGLEV_LUT_SIZE backend ids. */

@@ -14,6 +14,7 @@ import {
   tunnelKeyCodec,
   tunnelValueCodec,
   MAP_LB4_AFFINITY,
+  MAP_LB_AFFINITY_MATCH,
   MAP_LB4_BACKENDS,
   MAP_LB4_MAGLEV,
   MAP_LB4_REVERSE_NAT,
@@ -25,6 +26,8 @@ import {
   lb4ReverseNatCodec,
   lb4ServiceCodec,
   lbAffinityValCodec,
+  lbAffinityMatchCodec,
+  u8ValueCodec,
   u16KeyCodec,
   u32KeyCodec,
   type CtEntry,
@@ -143,6 +146,7 @@ export class Datapath {
     if (names.has(MAP_LB4_REVERSE_NAT)) lb.revNat = obj.map(MAP_LB4_REVERSE_NAT).typed(u16KeyCodec, lb4ReverseNatCodec);
     if (names.has(MAP_LB4_MAGLEV)) lb.maglev = obj.map(MAP_LB4_MAGLEV).typed(u16KeyCodec, lb4MaglevCodec);
     if (names.has(MAP_LB4_AFFINITY)) lb.affinity = obj.map(MAP_LB4_AFFINITY).typed(lb4AffinityKeyCodec, lbAffinityValCodec);
+    if (names.has(MAP_LB_AFFINITY_MATCH)) lb.affinityMatch = obj.map(MAP_LB_AFFINITY_MATCH).typed(lbAffinityMatchCodec, u8ValueCodec);
     return lb;
   }
 

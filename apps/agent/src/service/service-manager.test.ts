@@ -30,6 +30,7 @@ import {
   lb4SkRnatKeyCodec,
   lb4SkRnatValCodec,
   lbAffinityValCodec,
+  lbAffinityMatchCodec,
   nat4EntryCodec,
   type KubeProxyReplacementStatus,
   type ServiceSpec,
@@ -87,6 +88,7 @@ function clearMaps(): void {
   clearOne(lb.revNat);
   clearOne(lb.maglev);
   clearOne(lb.affinity);
+  clearOne(lb.affinityMatch);
 }
 
 describe('LB map layouts', () => {
@@ -104,6 +106,7 @@ describe('LB map layouts', () => {
         ['lb4_sk_rnat_key', lb4SkRnatKeyCodec.size],
         ['lb4_sk_rnat_val', lb4SkRnatValCodec.size],
         ['nat4_entry', nat4EntryCodec.size],
+        ['lb_affinity_match', lbAffinityMatchCodec.size],
       ];
       for (const [name, size] of sizes) {
         const btf = obj.btfStructSize(name);
@@ -116,7 +119,7 @@ describe('LB map layouts', () => {
   });
 
   it('bpf_lxc.o has the LB maps', () => {
-    expect(lb.services && lb.backends && lb.revNat && lb.maglev && lb.affinity).toBeTruthy();
+    expect(lb.services && lb.backends && lb.revNat && lb.maglev && lb.affinity && lb.affinityMatch).toBeTruthy();
   });
 });
 
@@ -221,6 +224,40 @@ describe('ServiceManager', () => {
     expect([...lb.affinity!.entries()].length).toBe(1);
     m.deleteServiceById(r.id);
     expect([...lb.affinity!.entries()]).toEqual([]);
+    m.stop();
+  });
+
+  it('session affinity: one match row per (backend, service); a removed backend, lost affinity or a deleted service take their match and affinity rows', () => {
+    clearMaps();
+    const m = mgr();
+    const bes = [1, 2, 3].map((i) => ({ ip: `10.0.5.${i}`, port: 80 }));
+    const aff = { sessionAffinity: true, sessionAffinityTimeout: 600 };
+    const r = m.upsertService(clusterIp('10.96.3.2', 80, bes, aff));
+    const other = m.upsertService(clusterIp('10.96.3.3', 80, bes)); // same backends, no affinity
+    const ids = m.get(r.id)!.spec['backend-addresses'].map((b) => b.id!);
+    const matches = () => [...lb.affinityMatch!.entries()].map(([k]) => `${k.revNatId}:${k.backendId}`).sort();
+    expect(matches()).toEqual(ids.map((b) => `${r.id}:${b}`).sort());
+    const client = (n: number, bid: number) => {
+      lb.affinity!.update({ clientId: affinityClientIdOf(`10.0.9.${n}`), revNatIndex: r.id, netnsCookie: 0 }, { lastUsed: 1n, backendId: bid });
+    };
+    ids.forEach((b, i) => client(i + 1, b));
+    // backend 1 leaves the service (it stays a backend of the other one): its match row and affinity rows go
+    m.upsertService(clusterIp('10.96.3.2', 80, bes.slice(1), aff));
+    expect(backendRow(ids[0]!)).toBeDefined();
+    expect(matches()).toEqual(ids.slice(1).map((b) => `${r.id}:${b}`).sort());
+    expect([...lb.affinity!.entries()].map(([, v]) => v.backendId).sort()).toEqual(ids.slice(1).sort());
+    // affinity off: no match rows, no affinity rows
+    m.upsertService(clusterIp('10.96.3.2', 80, bes.slice(1)));
+    expect(matches()).toEqual([]);
+    expect([...lb.affinity!.entries()]).toEqual([]);
+    // on again, then the service is deleted
+    m.upsertService(clusterIp('10.96.3.2', 80, bes, aff));
+    expect(matches().length).toBe(3);
+    client(7, ids[2]!);
+    m.deleteServiceById(r.id);
+    expect(matches()).toEqual([]);
+    expect([...lb.affinity!.entries()]).toEqual([]);
+    m.deleteServiceById(other.id);
     m.stop();
   });
 

@@ -25,6 +25,8 @@ import {
   SVC_F_NODEPORT,
   lb4BackendCodec,
   lb4KeyCodec,
+  lbAffinityMatchCodec,
+  u8ValueCodec,
   lb4MaglevCodec,
   lb4ReverseNatCodec,
   lb4ServiceCodec,
@@ -39,6 +41,7 @@ import {
   type Lb4Key,
   type Lb4ReverseNat,
   type Lb4Service,
+  type LbAffinityMatch,
   type LbAffinityVal,
   type Service,
   type ServiceSpec,
@@ -57,6 +60,8 @@ export interface LbMaps {
   maglev?: BatchReconcilableMap<number, Uint32Array>;
   /** LRU, written by the datapath; the manager only deletes rows of removed services/backends. */
   affinity?: BatchReconcilableMap<Lb4AffinityKey, LbAffinityVal>;
+  /** (backend, service) pairs of the affinity services: the datapath ignores affinity to a backend not in it. */
+  affinityMatch?: BatchReconcilableMap<LbAffinityMatch, number>;
 }
 
 export interface ServiceManagerOptions {
@@ -217,6 +222,7 @@ export class ServiceManager {
   readonly be: MapReconciler<number, Lb4Backend>;
   readonly rnat: MapReconciler<number, Lb4ReverseNat>;
   readonly maglev: MapReconciler<number, Uint32Array>;
+  readonly affMatch: MapReconciler<LbAffinityMatch, number>;
   #persistTimer: NodeJS.Timeout | undefined;
   /** (revNat) or (revNat:backendId) whose affinity rows must go. */
   readonly #affinityPurge = new Set<string>();
@@ -228,6 +234,7 @@ export class ServiceManager {
     this.be = new MapReconciler('cilium_lb4_backends_v3', m.backends, u32KeyCodec, lb4BackendCodec, { onError });
     this.rnat = new MapReconciler('cilium_lb4_reverse_nat', m.revNat, u16KeyCodec, lb4ReverseNatCodec, { onError });
     this.maglev = new MapReconciler('cilium_lb4_maglev', m.maglev, u16KeyCodec, lb4MaglevCodec, { onError, batchRead: false, batchThreshold: 1 << 30 });
+    this.affMatch = new MapReconciler('cilium_lb_affinity_match', m.affinityMatch, lbAffinityMatchCodec, u8ValueCodec, { onError });
   }
 
   /** Whether the datapath has the LB maps (false: services are kept and listed, not programmed). */
@@ -324,7 +331,13 @@ export class ServiceManager {
 
   /** Reconciler counters, one per map. */
   reconcilers(): MapReconcilerStatus[] {
-    return [this.svc.status(), this.be.status(), this.rnat.status(), ...(this.opts.algorithm === 'maglev' || this.maglev.size > 0 ? [this.maglev.status()] : [])];
+    return [
+      this.svc.status(),
+      this.be.status(),
+      this.rnat.status(),
+      ...(this.opts.algorithm === 'maglev' || this.maglev.size > 0 ? [this.maglev.status()] : []),
+      ...(this.affMatch.size > 0 ? [this.affMatch.status()] : []),
+    ];
   }
 
   /** Backend id of (ip, port, protocol), if a service uses it. */
@@ -420,6 +433,7 @@ export class ServiceManager {
     this.be.fullSync();
     this.rnat.fullSync();
     if (this.maglev.hasMap) this.maglev.fullSync();
+    if (this.affMatch.hasMap) this.affMatch.fullSync();
     this.#purgeAffinity(true);
     this.#schedulePersist();
     return { services: this.#byId.size, fromMaps };
@@ -427,7 +441,7 @@ export class ServiceManager {
 
   /** Stops retries and writes the state file now. Maps stay as they are (the datapath keeps serving). */
   stop(): void {
-    for (const r of [this.svc, this.be, this.rnat, this.maglev]) r.stop();
+    for (const r of [this.svc, this.be, this.rnat, this.maglev, this.affMatch]) r.stop();
     if (this.#persistTimer) {
       clearTimeout(this.#persistTimer);
       this.#persistTimer = undefined;
@@ -515,6 +529,7 @@ export class ServiceManager {
       if (!e) continue;
       e.refs.delete(id);
       if (old?.spec.flags.sessionAffinity) this.#affinityPurge.add(`${id}:${e.id}`);
+      this.affMatch.delete({ backendId: e.id, revNatId: id });
       this.#writeBackend(e);
     }
     // Which backends take slots, per protocol: the ready ones, or, when none is ready, the serving+terminating
@@ -568,6 +583,11 @@ export class ServiceManager {
       this.maglev.delete(id);
     }
     if (old && !spec.flags.sessionAffinity && old.spec.flags.sessionAffinity) this.#affinityPurge.add(`${id}`);
+    // the affinity match rows: every backend of an affinity service (as Cilium), none otherwise
+    for (const w of withIds) {
+      if (spec.flags.sessionAffinity) this.affMatch.set({ backendId: w.e.id, revNatId: id }, 0);
+      else this.affMatch.delete({ backendId: w.e.id, revNatId: id });
+    }
 
     const outSpec: ServiceSpec = {
       ...spec,
@@ -602,6 +622,7 @@ export class ServiceManager {
       const b = this.#backends.get(k);
       if (!b) continue;
       b.refs.delete(e.id);
+      this.affMatch.delete({ backendId: b.id, revNatId: e.id });
       this.#writeBackend(b);
     }
     this.rnat.delete(e.id);
@@ -611,12 +632,13 @@ export class ServiceManager {
     this.#byId.delete(e.id);
   }
 
-  /** Backends first (a slot never points at a missing backend), then frontends, rev-NAT, Maglev. */
+  /** Backends first (a slot never points at a missing backend), then frontends, rev-NAT, Maglev, affinity match. */
   #flush(): void {
     this.be.flush();
     this.maglev.flush();
     this.svc.flush();
     this.rnat.flush();
+    this.affMatch.flush();
     this.#purgeAffinity(false);
   }
 
