@@ -102,7 +102,45 @@ interface BackendEntry {
   /** A pod on this node (BE_F_LOCAL). */
   local: boolean;
   /** service id -> state that service gives it */
-  refs: Map<number, number>;
+  refs: BackendRefs;
+}
+
+/**
+ * The services that use one backend, with the state each gives it. The backend's row takes the lowest state
+ * (ACTIVE wins); a count per state keeps that O(1) for a backend shared by every service (a Math.min over
+ * all refs made a bulk sync of N services sharing backends O(N^2)).
+ */
+class BackendRefs {
+  readonly #bySvc = new Map<number, number>();
+  readonly #perState = new Map<number, number>();
+  get size(): number {
+    return this.#bySvc.size;
+  }
+  set(svcId: number, state: number): void {
+    const old = this.#bySvc.get(svcId);
+    if (old === state) return;
+    if (old !== undefined) this.#drop(old);
+    this.#bySvc.set(svcId, state);
+    this.#perState.set(state, (this.#perState.get(state) ?? 0) + 1);
+  }
+  delete(svcId: number): boolean {
+    const old = this.#bySvc.get(svcId);
+    if (old === undefined) return false;
+    this.#bySvc.delete(svcId);
+    this.#drop(old);
+    return true;
+  }
+  /** The lowest state any service gives the backend (Infinity when none). */
+  minState(): number {
+    let min = Infinity;
+    for (const st of this.#perState.keys()) if (st < min) min = st;
+    return min;
+  }
+  #drop(state: number): void {
+    const n = (this.#perState.get(state) ?? 0) - 1;
+    if (n > 0) this.#perState.set(state, n);
+    else this.#perState.delete(state);
+  }
 }
 
 const PROTOS: Record<string, number[]> = { TCP: [IPPROTO_TCP], UDP: [IPPROTO_UDP], ANY: [IPPROTO_TCP, IPPROTO_UDP] };
@@ -389,7 +427,7 @@ export class ServiceManager {
         const k = beKey(b.ip, b.port, bp);
         const bid = beIds.get(k);
         if (bid !== undefined && !this.#backends.has(k) && !this.#backendIds.has(bid)) {
-          this.#backends.set(k, { id: bid, ip: b.ip, port: b.port, proto: bp, local: false, refs: new Map() });
+          this.#backends.set(k, { id: bid, ip: b.ip, port: b.port, proto: bp, local: false, refs: new BackendRefs() });
           this.#backendIds.add(bid);
         }
       }
@@ -475,7 +513,7 @@ export class ServiceManager {
     }
     this.#nextBackendId = id >= MAX_BACKEND_ID ? 1 : id + 1;
     this.#backendIds.add(id);
-    b = { id, ip, port, proto, local: false, refs: new Map() };
+    b = { id, ip, port, proto, local: false, refs: new BackendRefs() };
     this.#backends.set(k, b);
     return b;
   }
@@ -488,7 +526,7 @@ export class ServiceManager {
       this.be.delete(b.id);
       return;
     }
-    const state = Math.min(...b.refs.values());
+    const state = b.refs.minState();
     this.be.set(b.id, { address: b.ip, port: b.port, proto: b.proto, state, flags: b.local ? BE_F_LOCAL : 0 });
   }
 
