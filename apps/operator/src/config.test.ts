@@ -15,6 +15,19 @@ describe('operator config', () => {
     expect(c.identityGcIntervalMs).toBe(15 * 60_000);
     expect(c.leaderElectionNamespace).toBe('kube-system');
     expect(c.healthPort).toBe(9234);
+    expect(c.enableLbIpam).toBe(true);
+    expect(c.lbIpamDefault).toBe(true);
+  });
+
+  it('LB-IPAM: enable-lb-ipam and default-lb-service-ipam from the config dir, the flag wins; bad values fail', () => {
+    const d = mkdtempSync(join(dir, 'lb-'));
+    writeFileSync(join(d, 'enable-lb-ipam'), 'false');
+    writeFileSync(join(d, 'default-lb-service-ipam'), 'none');
+    expect(loadOperatorConfig({ configDir: d })).toMatchObject({ enableLbIpam: false, lbIpamDefault: false });
+    expect(loadOperatorConfig({ configDir: d, enableLbIpam: true, defaultLbServiceIpam: 'lbipam' })).toMatchObject({ enableLbIpam: true, lbIpamDefault: true });
+    expect(loadOperatorConfig({ enableLbIpam: 'false' }).enableLbIpam).toBe(false);
+    expect(() => loadOperatorConfig({ enableLbIpam: 'maybe' })).toThrow(ConfigError);
+    expect(() => loadOperatorConfig({ defaultLbServiceIpam: 'metallb' })).toThrow(/default-lb-service-ipam/);
   });
 
   it('reads a ConfigMap volume (..data symlinks as the kubelet makes them), flags win', () => {

@@ -1,7 +1,9 @@
 // Operator settings: flags > the mounted cilium-config ConfigMap directory (--config-dir, one file per key,
 // as Kubernetes projects a ConfigMap) > defaults. Keys as in Cilium: cluster-pool-ipv4-cidr (space or comma
 // separated list; the 1.10 single-CIDR spelling is the same key with one value), cluster-pool-ipv4-mask-size,
-// identity-gc-interval, leader-election-namespace, health-port.
+// identity-gc-interval, leader-election-namespace, health-port, enable-lb-ipam (LB-IPAM for Services of type
+// LoadBalancer from CiliumLoadBalancerIPPools; default true) and default-lb-service-ipam (lbipam: Services
+// without a loadBalancerClass are LB-IPAM's; nodeipam or none: they are not).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -29,6 +31,10 @@ export interface OperatorConfig {
   logLevel: string;
   /** Register CRDs at start (default true). */
   registerCrds: boolean;
+  /** Run the LB-IPAM controller (enable-lb-ipam, default true; dormant until a pool exists). */
+  enableLbIpam: boolean;
+  /** Services without spec.loadBalancerClass get LB-IPAM IPs (default-lb-service-ipam=lbipam, the default). */
+  lbIpamDefault: boolean;
 }
 
 export interface OperatorFlags {
@@ -43,6 +49,9 @@ export interface OperatorFlags {
   configDir?: string | undefined;
   logLevel?: string | undefined;
   skipCrdCreation?: boolean | undefined;
+  /** --enable-lb-ipam[=true|false] */
+  enableLbIpam?: string | boolean | undefined;
+  defaultLbServiceIpam?: string | undefined;
   /** --debug[=true|false]; the chart passes --debug=$(CILIUM_DEBUG), which may be empty. */
   debug?: string | boolean | undefined;
 }
@@ -78,6 +87,13 @@ export function readConfigDir(dir: string): Record<string, string> {
   return out;
 }
 
+function bool(v: string | boolean | undefined, what: string): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new ConfigError(`invalid ${what} "${String(v)}"`, 'use true or false');
+}
+
 function splitList(s: string): string[] {
   return s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
 }
@@ -107,6 +123,8 @@ export function loadOperatorConfig(f: OperatorFlags): OperatorConfig {
   }
   const debugFlag = f.debug === true || f.debug === 'true' ? true : f.debug === 'false' ? false : undefined;
   const debug = debugFlag ?? dir['debug'] === 'true';
+  const lbDefault = pick(f.defaultLbServiceIpam, 'default-lb-service-ipam') ?? 'lbipam';
+  if (!['lbipam', 'nodeipam', 'none'].includes(lbDefault)) throw new ConfigError(`invalid default-lb-service-ipam "${lbDefault}"`, 'use lbipam, nodeipam or none');
   if (cidrs.length === 0) throw new ConfigError('cluster-pool-ipv4-cidr is empty', 'set at least one CIDR, e.g. 10.0.0.0/8');
   return {
     kubeconfig: f.kubeconfig,
@@ -120,5 +138,7 @@ export function loadOperatorConfig(f: OperatorFlags): OperatorConfig {
     healthAddress: f.healthAddress ?? serve.host ?? '0.0.0.0',
     logLevel: f.logLevel ?? (debug ? 'debug' : (dir['log-level'] ?? 'info')),
     registerCrds: !(f.skipCrdCreation ?? dir['skip-crd-creation'] === 'true'),
+    enableLbIpam: bool(f.enableLbIpam, '--enable-lb-ipam') ?? bool(dir['enable-lb-ipam'], 'enable-lb-ipam') ?? true,
+    lbIpamDefault: lbDefault === 'lbipam',
   };
 }

@@ -1,5 +1,5 @@
 // cilium-operator: registers the CRDs, serves /healthz, campaigns for the Lease and, while leader, runs the
-// cluster-pool IPAM controller and the garbage collector.
+// cluster-pool IPAM controller, the LB-IPAM controller (enable-lb-ipam) and the garbage collector.
 import http from 'node:http';
 import { ciliumCrds, KubeClient, LeaderElector } from '@cilium-ts/k8s';
 import type { Logger } from 'pino';
@@ -8,6 +8,7 @@ import { ClusterPoolAllocator } from './cluster-pool.js';
 import { registerCrds } from './crd-registrar.js';
 import { GarbageCollector } from './gc.js';
 import { IpamController } from './ipam-controller.js';
+import { LbIpamController } from './lb-ipam.js';
 
 export class Operator {
   readonly #cfg: OperatorConfig;
@@ -17,6 +18,7 @@ export class Operator {
   #elector: LeaderElector | undefined;
   #ipam: IpamController | undefined;
   #gc: GarbageCollector | undefined;
+  #lbIpam: LbIpamController | undefined;
   #ready = false;
   #leading: Promise<void> = Promise.resolve();
 
@@ -56,6 +58,7 @@ export class Operator {
       onStoppedLeading: () => {
         // Stop allocating at once (also unblocks an IPAM start still waiting for its first list).
         void this.#ipam?.stop();
+        void this.#lbIpam?.stop();
         this.#leading = this.#leading.then(() => this.#stopLeading());
       },
       onNewLeader: (id) => this.#log.info({ leader: id }, 'leader election: current leader'),
@@ -72,6 +75,14 @@ export class Operator {
       log: this.#log.child({ subsys: 'ipam' }),
     });
     this.#ipam = ipam;
+    if (this.#cfg.enableLbIpam) {
+      // Independent of the pod-CIDR IPAM; its start waits for the Service and pool informers.
+      const lb = new LbIpamController(this.#client, { log: this.#log.child({ subsys: 'lb-ipam' }), defaultIpam: this.#cfg.lbIpamDefault });
+      this.#lbIpam = lb;
+      lb.start().catch((e: unknown) =>
+        this.#log.error({ code: (e as { code?: string }).code, hint: (e as { hint?: string }).hint, err: (e as Error).message }, 'LB-IPAM controller failed to start'),
+      );
+    }
     try {
       await ipam.start();
     } catch (e) {
@@ -89,8 +100,10 @@ export class Operator {
   async #stopLeading(): Promise<void> {
     await this.#gc?.stop();
     await this.#ipam?.stop();
+    await this.#lbIpam?.stop();
     this.#gc = undefined;
     this.#ipam = undefined;
+    this.#lbIpam = undefined;
   }
 
   #startHealth(): Promise<void> {
@@ -102,7 +115,7 @@ export class Operator {
       }
       if (req.url === '/v1/status' || req.url === '/status') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ ready: this.#ready, leader: this.isLeader, identity: this.#elector?.identity ?? null, pools: this.#ipam?.allocator.status() ?? null }));
+        res.end(JSON.stringify({ ready: this.#ready, leader: this.isLeader, identity: this.#elector?.identity ?? null, pools: this.#ipam?.allocator.status() ?? null, lbIpam: this.#lbIpam?.status() ?? null }));
         return;
       }
       res.writeHead(404).end();

@@ -437,6 +437,106 @@ const ciliumIdentitySchema = obj(
   { required: ['metadata', 'security-labels'], description: 'a security identity; metadata.name is its numeric id' },
 );
 
+// ---- CiliumLoadBalancerIPPool (LB-IPAM) ------------------------------------------------------------------
+// As Cilium's pkg/k8s/apis/cilium.io/client/crds/v2/ciliumloadbalancerippools.yaml: cluster-scoped, served as
+// v2 (storage) and v2alpha1 (same schema), short names ippools/ippool/lbippool/lbippools, a status
+// subresource with metav1.Conditions. `cidrs` is the pre-1.15 v2alpha1 spelling of `blocks` (still accepted).
+
+const ipBlock = obj(
+  {
+    cidr: { type: 'string', format: 'cidr', description: 'an IPv4 or IPv6 CIDR' },
+    start: str('first IP of a range (alone: a single IP)'),
+    stop: str('last IP of a range (inclusive)'),
+  },
+  { description: 'one IP block: a CIDR, or start (and stop)' },
+);
+
+const serviceSelector = obj(
+  {
+    matchExpressions: arr(
+      obj(
+        {
+          key: str('label key the selector applies to'),
+          operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'], description: "key's relationship to the values" },
+          values: strList('values for In/NotIn; empty for Exists/DoesNotExist'),
+        },
+        { required: ['key', 'operator'] },
+      ),
+      'label selector requirements (ANDed)',
+    ),
+    matchLabels: { type: 'object', description: 'map of {key,value} pairs (ANDed)', additionalProperties: { type: 'string', maxLength: 63, pattern: LABEL_VALUE_PATTERN } },
+  },
+  { description: 'selects the Services eligible for IPs of this pool (also by io.kubernetes.service.namespace / io.kubernetes.service.name); unset: all' },
+);
+
+const metaCondition = obj(
+  {
+    type: { type: 'string', maxLength: 316, description: 'condition type, e.g. cilium.io/IPsAvailable' },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+    lastTransitionTime: { type: 'string', format: 'date-time' },
+    reason: { type: 'string', maxLength: 1024, minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
+    message: { type: 'string', maxLength: 32768 },
+  },
+  { required: ['lastTransitionTime', 'message', 'reason', 'status', 'type'] },
+);
+
+const lbIpPoolSchema = obj(
+  {
+    ...meta,
+    spec: obj(
+      {
+        blocks: arr(ipBlock, 'the IP blocks of this pool'),
+        cidrs: arr(ipBlock, 'deprecated spelling of blocks (v2alpha1 before Cilium 1.15)'),
+        allowFirstLastIPs: { type: 'string', enum: ['Yes', 'No'], description: 'No: the first and last IP of each CIDR block (larger than /31, /127) are not allocated' },
+        disabled: { type: 'boolean', description: 'true: no new IPs are allocated from this pool; existing allocations stay' },
+        serviceSelector,
+      },
+      { description: 'the IP blocks Services of type LoadBalancer get their IPs from' },
+    ),
+    status: obj(
+      { conditions: arr(metaCondition, 'cilium.io/PoolConflict, cilium.io/IPsTotal, cilium.io/IPsAvailable, cilium.io/IPsUsed') },
+      { description: 'written by the operator (LB-IPAM)' },
+    ),
+  },
+  { required: ['metadata', 'spec'], description: 'a pool of IPs the operator assigns to Services of type LoadBalancer' },
+);
+
+function lbIpPoolCrd(): CustomResourceDefinition {
+  const columns = [
+    { name: 'Disabled', type: 'boolean', jsonPath: '.spec.disabled' },
+    { name: 'Conflicting', type: 'string', jsonPath: '.status.conditions[?(@.type=="cilium.io/PoolConflict")].status' },
+    { name: 'IPs Available', type: 'string', jsonPath: '.status.conditions[?(@.type=="cilium.io/IPsAvailable")].message' },
+    age,
+  ];
+  const version = (name: string, storage: boolean): CustomResourceDefinition['spec']['versions'][number] => ({
+    name,
+    served: true,
+    storage,
+    schema: { openAPIV3Schema: lbIpPoolSchema },
+    subresources: { status: {} },
+    additionalPrinterColumns: columns,
+  });
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'ciliumloadbalancerippools.cilium.io', labels: { 'io.cilium.k8s.crd.schema.version': CRD_SCHEMA_VERSION } },
+    spec: {
+      group: 'cilium.io',
+      names: {
+        kind: 'CiliumLoadBalancerIPPool',
+        listKind: 'CiliumLoadBalancerIPPoolList',
+        plural: 'ciliumloadbalancerippools',
+        singular: 'ciliumloadbalancerippool',
+        shortNames: ['ippools', 'ippool', 'lbippool', 'lbippools'],
+        categories: ['cilium'],
+      },
+      scope: 'Cluster',
+      versions: [version('v2', true), version('v2alpha1', false)],
+    },
+  };
+}
+
 /** Every CRD, in registration order. */
 export function ciliumCrds(): CustomResourceDefinition[] {
   return [
@@ -482,5 +582,6 @@ export function ciliumCrds(): CustomResourceDefinition[] {
       ],
       false,
     ),
+    lbIpPoolCrd(),
   ];
 }

@@ -88,7 +88,14 @@ describe('CRD files', () => {
       ['ciliumnodes.cilium.io', 'Cluster', 'cn'],
       ['ciliumendpoints.cilium.io', 'Namespaced', 'cep'],
       ['ciliumidentities.cilium.io', 'Cluster', 'ciliumid'],
+      ['ciliumloadbalancerippools.cilium.io', 'Cluster', 'ippools'],
     ]);
+  });
+
+  it('CiliumLoadBalancerIPPool: served as v2 (storage) and v2alpha1, with a status subresource', () => {
+    const pool = byKind.get('CiliumLoadBalancerIPPool')!;
+    expect(pool.spec.versions.map((v) => [v.name, v.served, v.storage, v.subresources?.status !== undefined])).toEqual([['v2', true, true, true], ['v2alpha1', true, false, true]]);
+    expect(pool.spec.names.shortNames).toEqual(['ippools', 'ippool', 'lbippool', 'lbippools']);
   });
 });
 
@@ -146,6 +153,23 @@ describe('invalid policies are rejected with a clear message', () => {
     const id = new CrdValidator(byKind.get('CiliumIdentity')!);
     expect(id.validate({ metadata: { name: '1234' }, 'security-labels': { 'k8s:app': 'x' } }).errors).toEqual([]);
     expect(id.validate({ metadata: { name: '1234' } }).errors.join()).toMatch(/security-labels: Required value/);
+  });
+
+  it('CiliumLoadBalancerIPPool schema: the documented pool validates, a bad one does not', () => {
+    const v = new CrdValidator(byKind.get('CiliumLoadBalancerIPPool')!);
+    const doc = {
+      apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumLoadBalancerIPPool', metadata: { name: 'blue-pool' },
+      spec: {
+        blocks: [{ cidr: '10.0.10.0/24' }, { cidr: '2004::0/64' }, { start: '20.0.20.100', stop: '20.0.20.200' }, { start: '1.2.3.4' }],
+        serviceSelector: { matchLabels: { color: 'blue' }, matchExpressions: [{ key: 'io.kubernetes.service.namespace', operator: 'In', values: ['tenant-a'] }] },
+        allowFirstLastIPs: 'No', disabled: false,
+      },
+    };
+    expect(v.validate(doc)).toEqual({ errors: [], unknownFields: [] });
+    expect(v.validate({ ...doc, spec: { cidrs: [{ cidr: '10.0.10.0/24' }] } }).errors).toEqual([]);
+    expect(v.validate({ ...doc, spec: { allowFirstLastIPs: 'Maybe' } }).errors.join()).toMatch(/allowFirstLastIPs: Unsupported value/);
+    expect(v.validate({ ...doc, spec: { serviceSelector: { matchExpressions: [{ key: 'a', operator: 'in' }] } } }).errors.join()).toMatch(/operator: Unsupported value/);
+    expect(v.validate({ metadata: { name: 'x' } }).errors.join()).toMatch(/spec: Required value/);
   });
 
   it('the YAML of one file round-trips to the same object', () => {

@@ -15,6 +15,9 @@ export const Resources = {
   CiliumClusterwideNetworkPolicy: {
     group: 'cilium.io', version: 'v2', plural: 'ciliumclusterwidenetworkpolicies', kind: 'CiliumClusterwideNetworkPolicy', namespaced: false,
   },
+  CiliumLoadBalancerIPPool: {
+    group: 'cilium.io', version: 'v2', plural: 'ciliumloadbalancerippools', kind: 'CiliumLoadBalancerIPPool', namespaced: false,
+  },
   Node: { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   Pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },

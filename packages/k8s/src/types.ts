@@ -174,6 +174,36 @@ export interface CiliumNetworkPolicy extends KubeObject {
 }
 export type CiliumClusterwideNetworkPolicy = CiliumNetworkPolicy;
 
+// ---- CiliumLoadBalancerIPPool (LB-IPAM) --------------------------------------------------------------------
+/** One block of a pool: a CIDR, or start (and stop, inclusive). */
+export interface CiliumLoadBalancerIPPoolIPBlock {
+  cidr?: string;
+  start?: string;
+  stop?: string;
+}
+/** A metav1.Condition (wire shape). */
+export interface MetaCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+export interface CiliumLoadBalancerIPPoolSpec {
+  blocks?: CiliumLoadBalancerIPPoolIPBlock[];
+  /** Deprecated spelling of blocks (v2alpha1 before Cilium 1.15). */
+  cidrs?: CiliumLoadBalancerIPPoolIPBlock[];
+  allowFirstLastIPs?: 'Yes' | 'No';
+  disabled?: boolean;
+  serviceSelector?: LabelSelector;
+}
+export interface CiliumLoadBalancerIPPool extends KubeObject {
+  metadata: ObjectMeta;
+  spec: CiliumLoadBalancerIPPoolSpec;
+  status?: { conditions?: MetaCondition[] };
+}
+
 // ---- coordination.k8s.io/v1 Lease (wire shape: times are RFC 3339 strings) ----------------------------------
 export interface Lease extends KubeObject {
   metadata: ObjectMeta;
