@@ -262,5 +262,23 @@ describe('ServiceWatcher on a real kube-apiserver, feeding the ServiceManager', 
       await w2.stop();
     }
   });
-});
 
+  it('informers list in pages (limit + continue): the same objects as one unpaginated list', async () => {
+    const one = await kc.list<Service>(Resources.Service);
+    expect(one.items.length).toBeGreaterThan(2);
+    const paged = new Informer<Service>(kc, Resources.Service, { pageSize: 2 });
+    const whole = new Informer<Service>(kc, Resources.Service, { pageSize: 0 });
+    try {
+      paged.start();
+      whole.start();
+      await Promise.all([paged.synced, whole.synced]);
+      const names = (i: Informer<Service>) => i.list().map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`).sort();
+      expect(names(paged)).toEqual(one.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`).sort());
+      expect(names(paged)).toEqual(names(whole));
+      expect(paged.stats.pages).toBe(Math.ceil(one.items.length / 2));
+      expect(whole.stats.pages).toBe(0);
+    } finally {
+      await Promise.all([paged.stop(), whole.stop()]);
+    }
+  });
+});

@@ -82,11 +82,15 @@ export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
   limit?: number;
+  /** The continue token of the previous page (with limit). */
+  continue?: string;
 }
 
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
+  /** Set when more pages follow (the request had a limit). */
+  continue?: string;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -189,9 +193,9 @@ export class KubeClient {
   }
 
   list<T>(r: ResourceType, o: ListOptions = {}): Promise<ListResult<T>> {
-    return this.request<{ items: T[] | null; metadata: { resourceVersion: string } }>('GET', resourcePath(r, o.namespace), {
-      query: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.limit },
-    }).then((l) => ({ items: l.items ?? [], resourceVersion: l.metadata.resourceVersion }));
+    return this.request<{ items: T[] | null; metadata: { resourceVersion: string; continue?: string } }>('GET', resourcePath(r, o.namespace), {
+      query: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector, limit: o.limit, continue: o.continue },
+    }).then((l) => ({ items: l.items ?? [], resourceVersion: l.metadata.resourceVersion, ...(l.metadata.continue ? { continue: l.metadata.continue } : {}) }));
   }
 
   get<T>(r: ResourceType, name: string, namespace?: string): Promise<T> {

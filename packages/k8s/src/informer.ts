@@ -24,6 +24,12 @@ export interface InformerOptions extends ListOptions {
   /** Server-side watch timeout (the server closes the watch after it; we resume). Default 300 s. */
   watchTimeoutSeconds?: number;
   logger?: InformerLogger;
+  /**
+   * Objects per list page (default 500, as client-go's reflector): a large collection comes in pages of that
+   * many, each a request of its own, instead of one response that must arrive within one request timeout.
+   * 0: one unpaginated list.
+   */
+  pageSize?: number;
   /** Backoff bounds in ms (defaults 500 and 30000). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -45,8 +51,8 @@ export class Informer<T extends KubeObject> {
   #running: Promise<void> | undefined;
   #resolveSynced!: () => void;
   #stopped = false;
-  /** Counters, for tests and status: lists done, watches started, 410s seen, errors. */
-  readonly stats = { lists: 0, watches: 0, gone: 0, errors: 0 };
+  /** Counters, for tests and status: lists done (and their pages), watches started, 410s seen, errors. */
+  readonly stats = { lists: 0, pages: 0, watches: 0, gone: 0, errors: 0 };
   /** Resolves after the first list has been delivered to the handlers. */
   readonly synced: Promise<void>;
 
@@ -98,8 +104,39 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /**
+   * The whole collection, page by page (one consistent snapshot: later pages are served from the first page's
+   * resourceVersion). If the continue token expires between pages (410), the list restarts unpaginated, as
+   * client-go's pager does.
+   */
+  async #listAll(): Promise<{ items: T[]; resourceVersion: string }> {
+    const limit = this.#opts.pageSize ?? 500;
+    const { pageSize: _p, watchTimeoutSeconds: _w, logger: _l, minBackoffMs: _a, maxBackoffMs: _b, ...base } = this.#opts;
+    if (limit <= 0) return this.#client.list<T>(this.#resource, base);
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      let page;
+      try {
+        page = await this.#client.list<T>(this.#resource, { ...base, limit, ...(cont ? { continue: cont } : {}) });
+      } catch (e) {
+        if (cont && e instanceof KubeApiError && e.status === 410) {
+          this.#opts.logger?.debug({ resource: this.#resource.plural }, 'list: continue token expired (410), listing unpaginated');
+          return this.#client.list<T>(this.#resource, base);
+        }
+        throw e;
+      }
+      for (const o of page.items) items.push(o);
+      resourceVersion = page.resourceVersion;
+      cont = page.continue;
+      this.stats.pages++;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
   async #relist(): Promise<void> {
-    const { items, resourceVersion } = await this.#client.list<T>(this.#resource, this.#opts);
+    const { items, resourceVersion } = await this.#listAll();
     this.stats.lists++;
     const seen = new Set<string>();
     for (const o of items) {
