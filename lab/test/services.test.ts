@@ -1,7 +1,8 @@
 // Kube-proxy replacement end to end on a 2-node lab (no kube-proxy anywhere): the chart installed with
 // kubeProxyReplacement=true; a Deployment of 3 agnhost netexec backends (each answers /hostname with its pod
 // name) over both nodes, client pods on both nodes. For ClusterIP, NodePort, ExternalIPs (an address of the
-// lab's own underlay subnet), LoadBalancer (status.loadBalancer.ingress patched by the test) and HostPort:
+// lab's own underlay subnet), LoadBalancer (the IP of a CiliumLoadBalancerIPPool, assigned by the
+// operator's LB-IPAM) and HostPort:
 // reached from a pod on the same node, a pod on the other node and the nodes themselves (`cilium-lab exec
 // <node>`, which runs in the node's cgroup2 subtree where its agent attached socket LB); connections spread
 // over the backends; UDP (sendto and connected, replies from the service address); sessionAffinity ClientIP sticks; scaling the Deployment up and down changes the backends
@@ -177,7 +178,9 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     apply(svc('echo-etp', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: NODE_PORT + 2 }] }));
     apply(svc('echo-itp', { type: 'ClusterIP', internalTrafficPolicy: 'Local' }));
     apply(svc('echo-udp', { type: 'ClusterIP', ports: [{ name: 'udp', port: 53, targetPort: 'udp', protocol: 'UDP' }] }));
-    run(join(c.upstreamBin, 'kubectl'), ['patch', 'service', 'echo-lb', '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: lbIp() }] } } })]);
+    // The operator's LB-IPAM assigns echo-lb the one IP of this pool (status.loadBalancer.ingress).
+    apply({ apiVersion: 'cilium.io/v2', kind: 'CiliumLoadBalancerIPPool', metadata: { name: 'svc-lb-pool' }, spec: { blocks: [{ start: lbIp(), stop: lbIp() }], serviceSelector: { matchLabels: { 'io.kubernetes.service.name': 'echo-lb' } } } });
+    await waitFor('echo-lb: the pool IP in status.loadBalancer.ingress', () => ((getJson('service', 'echo-lb', '-n', 'default').status?.['loadBalancer'] as { ingress?: { ip?: string }[] } | undefined)?.ingress ?? []).some((i) => i.ip === lbIp()));
     for (const name of ['echo-cip', 'echo-np', 'echo-ext', 'echo-lb', 'echo-aff', 'empty', 'echo-udp', 'echo-etp', 'echo-itp']) {
       const s = getJson('service', name, '-n', 'default');
       clusterIp.set(name, s.spec?.['clusterIP'] as string);

@@ -25,6 +25,8 @@ export interface JSONSchemaProps {
   oneOf?: JSONSchemaProps[];
   anyOf?: JSONSchemaProps[];
   nullable?: boolean;
+  /** Applied by the apiserver when the field is unset (structural schemas). */
+  default?: unknown;
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   'x-kubernetes-int-or-string'?: boolean;
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
@@ -489,7 +491,7 @@ const lbIpPoolSchema = obj(
         blocks: arr(ipBlock, 'the IP blocks of this pool'),
         cidrs: arr(ipBlock, 'deprecated spelling of blocks (v2alpha1 before Cilium 1.15)'),
         allowFirstLastIPs: { type: 'string', enum: ['Yes', 'No'], description: 'No: the first and last IP of each CIDR block (larger than /31, /127) are not allocated' },
-        disabled: { type: 'boolean', description: 'true: no new IPs are allocated from this pool; existing allocations stay' },
+        disabled: { type: 'boolean', default: false, description: 'true: no new IPs are allocated from this pool; existing allocations stay' },
         serviceSelector,
       },
       { description: 'the IP blocks Services of type LoadBalancer get their IPs from' },
