@@ -6,13 +6,15 @@
  * outside the node (kube-proxy replacement).
  *
  *   SEC("tc") cil_from_netdev  tc ingress of the device
- *   SEC("tc") cil_to_netdev    tc egress of the device (passes everything:
- *                              all translation happens on ingress, and
- *                              translated packets leave by redirect)
+ *   SEC("tc") cil_to_netdev    tc egress of the device (passes everything;
+ *                              translation happens on ingress, translated
+ *                              packets leave by redirect; it only claims the
+ *                              SNAT-range ports of the node's own connections)
  *
  * cil_from_netdev, TCP/UDP only:
  *  1. Reply of a SNATed NodePort connection (to NODE_IP, destination port in
- *     NODEPORT_SNAT_MIN..MAX, found in cilium_snat_v4_ext): destination back
+ *     NODEPORT_PORT_MIN_NAT_CFG..MAX_NAT_CFG, found in cilium_snat_v4_ext
+ *     and not an identity row of the node's own connection): destination back
  *     to the client, CT (REPLY) gives the rev_nat_index, source back to the
  *     frontend (NODE_IP for a wildcard row), forwarded by FIB lookup.
  *  2. A frontend (scope EXT: the row lists node-local backends only when the
@@ -24,8 +26,11 @@
  *     - local backend (a pod in cilium_lxc): CT entry with rev_nat_index,
  *       MACs + TTL, bpf_redirect_peer into the pod; its reply is reverse-NATed
  *       by bpf_lxc's cil_from_container (and forwarded there by FIB).
+ *     - remote backend, DSR (SVC_F2_DSR, not through the tunnel): CT entry
+ *       (flag CT_F_DSR), no SNAT, the frontend in an IPv4 option (lib/dsr.h;
+ *       TCP SYN / every UDP packet), forwarded by FIB lookup.
  *     - remote backend: CT entry (client -> backend) with rev_nat_index, then
- *       SNAT of the source to NODE_IP:port (port from NODEPORT_SNAT_MIN..MAX,
+ *       SNAT of the source to NODE_IP:port (port from the SNAT range,
  *       both directions in cilium_snat_v4_ext, ct_key4 as on the wire), sent
  *       to the tunnel (TUNNEL_IFINDEX set and the backend in
  *       cilium_tunnel_map) or by FIB lookup out of the device.
@@ -41,6 +46,8 @@
  *                        SNAT (replies then only work if routed back here).
  *   TUNNEL_IFINDEX       ifindex of cilium_vxlan (lib/tunnel.h), 0: native routing.
  *   LB_ALGORITHM         LB_ALG_RANDOM (0, default) or LB_ALG_MAGLEV (1) (lib/lb.h).
+ *   NODEPORT_PORT_MIN_NAT_CFG / NODEPORT_PORT_MAX_NAT_CFG  SNAT port range,
+ *                        host order (default 32768..65535, common.h).
  *   MONITOR_AGGREGATION  as for bpf_lxc (lib/events.h).
  * Needs net.ipv4.ip_forward=1 in the node's netns (FIB lookups of forwarded packets).
  * Maps: all shared with bpf_lxc.o through the same pins (lib/maps.h).
@@ -56,9 +63,20 @@
 #include "lib/tunnel.h"
 #include "lib/lb.h"
 #include "lib/fib.h"
+#include "lib/dsr.h"
 
 /* Ports tried for a new SNAT mapping before giving up on the packet. */
 #define SNAT_TRIES 32
+
+/* The SNAT port range (host order), Cilium's NODEPORT_PORT_MIN_NAT..MAX_NAT;
+ * the agent sets the minimum to its NodePort range's maximum + 1. */
+const volatile __u32 NODEPORT_PORT_MIN_NAT_CFG = NODEPORT_PORT_MIN_NAT;
+const volatile __u32 NODEPORT_PORT_MAX_NAT_CFG = NODEPORT_PORT_MAX_NAT;
+
+static __always_inline int snat_port_in_range(__u16 port)
+{
+	return port >= NODEPORT_PORT_MIN_NAT_CFG && port <= NODEPORT_PORT_MAX_NAT_CFG;
+}
 
 static __always_inline int svc_is_external(const struct lb4_service *svc)
 {
@@ -86,7 +104,7 @@ static __always_inline int snat_v4_get(const struct pkt4 *p, __u16 *nat_port)
 	struct ct_key4 ekey = {}, ikey = {};
 	struct nat4_entry *en, ne = {}, ie = {};
 	__u64 now = bpf_ktime_get_ns();
-	__u32 start, span = NODEPORT_SNAT_MAX - NODEPORT_SNAT_MIN + 1;
+	__u32 start, span = NODEPORT_PORT_MAX_NAT_CFG - NODEPORT_PORT_MIN_NAT_CFG + 1;
 	int i;
 
 	ekey.saddr = p->saddr;
@@ -114,7 +132,7 @@ static __always_inline int snat_v4_get(const struct pkt4 *p, __u16 *nat_port)
 	}
 	start = bpf_get_prandom_u32();
 	for (i = 0; i < SNAT_TRIES; i++) {
-		__u16 port = NODEPORT_SNAT_MIN + (start + i) % span;
+		__u16 port = NODEPORT_PORT_MIN_NAT_CFG + (start + i) % span;
 
 		ikey.dport = bpf_htons(port);
 		if (bpf_map_update_elem(&cilium_snat_v4_ext, &ikey, &ie, BPF_NOEXIST) == 0) {
@@ -177,7 +195,7 @@ static __always_inline int host_rev_snat(struct __sk_buff *skb, struct pkt4 *p, 
 	__u16 port = bpf_ntohs(p->dport);
 	int ret;
 
-	if (!NODE_IP || p->daddr != NODE_IP || port < NODEPORT_SNAT_MIN || port > NODEPORT_SNAT_MAX)
+	if (!NODE_IP || p->daddr != NODE_IP || !snat_port_in_range(port))
 		return -1;
 	ikey.saddr = p->saddr;
 	ikey.daddr = p->daddr;
@@ -186,6 +204,9 @@ static __always_inline int host_rev_snat(struct __sk_buff *skb, struct pkt4 *p, 
 	ikey.nexthdr = p->proto;
 	nat = bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey);
 	if (!nat)
+		return -1;
+	/* a connection the node itself opened (cil_to_netdev claimed its port) */
+	if (nat->to_addr == NODE_IP && nat->to_port == p->dport)
 		return -1;
 	ret = lb4_xlate(skb, p, 0, nat->to_addr, nat->to_port);
 	if (unlikely(ret))
@@ -214,8 +235,9 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	__u32 len = skb->len;
-	__u16 nat_port;
-	int ret;
+	__u32 fe_addr;
+	__u16 nat_port, fe_port;
+	int ret, dsr;
 
 	/* Not ours to judge: malformed packets go to the stack as they would without us. */
 	if (ipv4_parse(skb, &p))
@@ -235,6 +257,11 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 	svc = host_lookup_service(&key);
 	if (likely(!svc))
 		return TC_ACT_OK;
+	/* the frontend as the client addressed it (the node's address for the
+	 * NodePort wildcard row): what a DSR backend answers from */
+	fe_addr = p.daddr;
+	fe_port = p.dport;
+	dsr = svc->flags2 & SVC_F2_DSR;
 
 	ret = lb4_svc_xlate(skb, &p, &lc, &key, svc);
 	if (unlikely(ret)) {
@@ -274,7 +301,21 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 		return bpf_redirect_peer(dst->ifindex, 0);
 	}
 
-	/* A remote backend: the reply must come back through this node. */
+	/* DSR (native routing only: a backend behind the tunnel gets SNAT):
+	 * client address kept, the frontend in an IPv4 option (TCP: on the SYN,
+	 * which creates the connection's state on the backend's node; UDP: on
+	 * every packet); the backend's node answers the client directly. */
+	if (dsr && !(TUNNEL_IFINDEX && lookup_ip4_tunnel(p.daddr))) {
+		ct_set_flags4(&p, CT_F_DSR);
+		if (p.proto == IPPROTO_UDP || (p.tcp_flags & TCP_FLAG_SYN)) {
+			ret = dsr_set_opt4(skb, &p, fe_addr, fe_port);
+			if (unlikely(ret))
+				return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+		}
+		return host_forward(skb, &p, &res, &eps, len);
+	}
+
+	/* A remote backend (SNAT): the reply must come back through this node. */
 	if (NODE_IP) {
 		ret = snat_v4_get(&p, &nat_port);
 		if (unlikely(ret))
@@ -294,9 +335,43 @@ int cil_from_netdev(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/*
+ * The node's own connections from NODE_IP with a source port in the SNAT
+ * range (Linux's ephemeral ports overlap it, as in Cilium): claim the port
+ * with an identity row {remote -> NODE_IP:port} -> NODE_IP:port in
+ * cilium_snat_v4_ext (BPF_NOEXIST), so NodePort SNAT never picks it for that
+ * remote and host_rev_snat leaves the replies to the stack. A row that maps
+ * elsewhere is a NodePort SNAT connection (this packet, forwarded by
+ * cil_from_netdev, or, rarely, a node connection that collided with one).
+ */
+static __always_inline void host_claim_local_port(struct __sk_buff *skb)
+{
+	struct pkt4 p = {};
+	struct ct_key4 ikey = {};
+	struct nat4_entry ie = {};
+
+	if (!NODE_IP || ipv4_parse(skb, &p) || p.saddr != NODE_IP || p.frag == PKT4_FRAG_LATER)
+		return;
+	if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || !snat_port_in_range(bpf_ntohs(p.sport)))
+		return;
+	ikey.saddr = p.daddr;
+	ikey.daddr = NODE_IP;
+	ikey.sport = p.dport;
+	ikey.dport = p.sport;
+	ikey.nexthdr = p.proto;
+	if (bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey))
+		return;
+	ie.to_addr = NODE_IP;
+	ie.to_port = p.sport;
+	ie.created = bpf_ktime_get_ns();
+	bpf_map_update_elem(&cilium_snat_v4_ext, &ikey, &ie, BPF_NOEXIST);
+}
+
 SEC("tc")
 int cil_to_netdev(struct __sk_buff *skb)
 {
+	if (likely(eth_proto(skb) == ETH_P_IP_BE))
+		host_claim_local_port(skb);
 	return TC_ACT_OK;
 }
 

@@ -10,6 +10,10 @@
  *   +------+          +-------+                                    destination in another node's pod CIDR)
  *                                                              --> or the host stack (TC_ACT_OK)
  *                                egress:  cil_to_container    <-- from the host stack
+ *
+ * DSR (common.h "DSR"): cil_to_container records the frontend a request from
+ * another node's bpf_host carries in its IPv4 option; cil_from_container
+ * rewrites the source of the backend's replies to it and forwards them by FIB.
  */
 #include "lib/compiler.h"
 #include "lib/eth.h"
@@ -22,6 +26,7 @@
 #include "lib/tunnel.h"
 #include "lib/lb.h"
 #include "lib/fib.h"
+#include "lib/dsr.h"
 
 static __always_inline int is_tracked_l4(__u8 proto)
 {
@@ -112,6 +117,14 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
 		rev_natted = 1;
+	} else if (unlikely(res.ev_state == EV_CT_REPLY && (res.ct_flags & CT_F_DSR))) {
+		/* A backend answering a DSR NodePort client (the request came
+		 * from the LB node with the frontend in an IPv4 option): the
+		 * source becomes the frontend, and the reply goes straight to
+		 * the client from here. */
+		ret = dsr_rev_xlate4(skb, &p, &rev_natted);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
 	}
 
 	if (!dst) {
@@ -229,6 +242,16 @@ static __always_inline int handle_ipv4_to_lxc(struct __sk_buff *skb)
 			ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
 			if (unlikely(ret))
 				return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+		}
+		/* A DSR request (NodePort on another node, backend here): remember
+		 * the frontend for the replies. */
+		if (unlikely(p.l4_off > ETH_HLEN + sizeof(struct iphdr)) && res.ev_state != EV_CT_REPLY &&
+		    (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP)) {
+			__u32 fe_addr;
+			__u16 fe_port;
+
+			if (dsr_get_opt4(skb, &p, &fe_addr, &fe_port))
+				dsr_record4(&p, fe_addr, fe_port);
 		}
 	}
 

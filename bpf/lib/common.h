@@ -97,6 +97,9 @@ struct ct_key4 {
 /* A service entry: keyed by (client, frontend VIP:port) before DNAT, it pins
  * the connection to entry.backend_id (per-packet LB, as Cilium's CT_SERVICE). */
 #define CT_KEY_F_SERVICE 1
+/* cilium_snat_v4_ext only: the DSR reply translation on the backend's node,
+ * keyed by the reply tuple (backend -> client) (see "DSR" below). */
+#define CT_KEY_F_DSR 2
 
 enum ct_tcp_state {
 	CT_TCP_NONE = 0,        /* non-TCP */
@@ -108,6 +111,7 @@ enum ct_tcp_state {
 };
 
 #define CT_F_SEEN_REPLY 1
+#define CT_F_DSR        2       /* a NodePort connection in DSR mode (both the LB node and the backend's node) */
 
 struct ct_entry {
 	__u64 expires;          /* bpf_ktime_get_ns() deadline (CLOCK_MONOTONIC) */
@@ -264,8 +268,36 @@ struct nat4_entry {
 	__u16 pad;
 	__u64 created;          /* bpf_ktime_get_ns() */
 };                              /* 16 bytes */
-#define NODEPORT_SNAT_MIN 32768 /* SNAT source ports (node IP), as Cilium: outside NodePort range */
-#define NODEPORT_SNAT_MAX 60999
+/* SNAT source ports (node IP), Cilium's NODEPORT_PORT_MIN_NAT..MAX_NAT: just
+ * above the NodePort range, up to 65535. Defaults of bpf_host's rodata
+ * NODEPORT_PORT_MIN_NAT_CFG / NODEPORT_PORT_MAX_NAT_CFG (the agent sets them to
+ * NodePort max + 1 .. 65535). The range overlaps Linux's ephemeral ports
+ * (32768-60999), as in Cilium: cil_to_netdev claims the port of every
+ * connection the node itself opens from NODE_IP in this range (an identity
+ * row in cilium_snat_v4_ext, to_addr = NODE_IP), so NodePort SNAT never
+ * picks it, and replies to it are left to the stack. */
+#define NODEPORT_PORT_MIN_NAT 32768
+#define NODEPORT_PORT_MAX_NAT 65535
+
+/*
+ * DSR (loadBalancer.mode=dsr, or hybrid for TCP; SVC_F2_DSR in the frontend
+ * rows), native routing only, as Cilium 1.10: bpf_host forwards a NodePort /
+ * ExternalIP / LoadBalancer request for a backend on another node without
+ * SNAT (client address kept) and inserts this IPv4 option right after the
+ * 20-byte header (TCP: SYN packets only; UDP: every packet), telling the
+ * backend's node the frontend. There bpf_lxc's cil_to_container records it
+ * (CT entry flag CT_F_DSR; a CT_KEY_F_DSR row {backend -> client} -> frontend
+ * in cilium_snat_v4_ext) and cil_from_container rewrites the source of the
+ * backend's replies to the frontend, which then go straight to the client.
+ */
+#define DSR_IPV4_OPT_TYPE 0x9a  /* IPOPT_COPY | 0x1a, Cilium's */
+#define DSR_IPV4_OPT_LEN  8
+struct dsr_opt_v4 {
+	__u8  type;             /* DSR_IPV4_OPT_TYPE */
+	__u8  len;              /* DSR_IPV4_OPT_LEN */
+	__u16 port;             /* frontend port, network order */
+	__u32 addr;             /* frontend address, network order */
+};                              /* 8 bytes */
 
 /* skb->mark that bpf_lxc puts on packets it hands to the stack which answer a
  * connection the pod did not open (CT REPLY, e.g. a backend answering a

@@ -26,6 +26,7 @@ struct ct_result {
 	__u8 ev_state;          /* EV_CT_* for the event */
 	__u8 report;            /* 1: emit a trace for this packet */
 	__u16 rev_nat_index;    /* the entry's: != 0 on a service connection (reverse NAT of replies) */
+	__u8  ct_flags;         /* the entry's CT_F_* (0 when untracked or new) */
 	__u64 expires;          /* the entry's deadline after this packet (0: untracked) */
 };
 
@@ -74,6 +75,7 @@ static __always_inline void ct_icmp_related(struct __sk_buff *skb, const struct 
 	res->report = 1;
 	res->ev_state = EV_CT_NONE;
 	res->rev_nat_index = 0;
+	res->ct_flags = 0;
 	res->expires = 0;
 	if (ipv4_icmp_inner_tuple(skb, p, &inner) < 0)
 		return;
@@ -95,6 +97,7 @@ static __always_inline int ct_create4(const struct ct_key4 *key, const struct pk
 	long err;
 
 	res->report = 1;
+	res->ct_flags = 0;
 	if (p->proto == IPPROTO_TCP) {
 		__u8 f = p->tcp_flags;
 
@@ -178,8 +181,10 @@ static __always_inline void ct_update4(struct ct_entry *e, int dir, const struct
 			if (state == CT_TCP_SYN_SENT &&
 			    (f & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK))
 				nstate = CT_TCP_SYN_RECV;
-		} else if (state == CT_TCP_SYN_RECV &&
+		} else if ((state == CT_TCP_SYN_RECV || (state == CT_TCP_SYN_SENT && (e->flags & CT_F_DSR))) &&
 			   (f & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_ACK) {
+			/* DSR on the LB node: the replies never pass here; the
+			 * client's ACK of the handshake establishes it. */
 			nstate = CT_TCP_ESTABLISHED;
 		}
 		if (nstate != e->state)
@@ -199,8 +204,21 @@ static __always_inline void ct_update4(struct ct_entry *e, int dir, const struct
 	e->expires = now + (__u64)lifetime * NSEC_PER_SEC;
 	res->expires = e->expires;
 	res->rev_nat_index = e->rev_nat_index;
+	res->ct_flags = e->flags;
 	res->report = report;
 	res->ev_state = dir == CT_DIR_TX ? EV_CT_ESTABLISHED : EV_CT_REPLY;
+}
+
+/* ORs CT_F_* flags into the entry of p's tuple as it is (the original direction). */
+static __always_inline void ct_set_flags4(const struct pkt4 *p, __u8 flags)
+{
+	struct ct_key4 key;
+	struct ct_entry *e;
+
+	ct_key_from_pkt(&key, p);
+	e = bpf_map_lookup_elem(&cilium_ct4_glob, &key);
+	if (e && (e->flags & flags) != flags)
+		e->flags |= flags;
 }
 
 /*

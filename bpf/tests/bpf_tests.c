@@ -1471,6 +1471,9 @@ static const struct test tests[] = {
 	{ "host_nodeport_local_backend", test_host_nodeport_local },
 	{ "host_nodeport_snat_remote_backend", test_host_nodeport_remote },
 	{ "host_nodeport_tunnel", test_host_nodeport_tunnel },
+	{ "host_nodeport_dsr", test_host_nodeport_dsr },
+	{ "lxc_dsr_backend", test_lxc_dsr_backend },
+	{ "host_snat_range_local_ports", test_host_snat_range_local_ports },
 	{ "host_no_backend_and_passthrough", test_host_no_backend },
 	{ "sock_lb_live", test_sock_lb_live },
 };

@@ -891,7 +891,7 @@ static void test_host_nodeport_remote(void)
 	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40002, 30082, TCP_SYN), &r) == 0, "test run");
 	nat_port = out_sport(&r);
 	CHECK(out_daddr(&r) == REMOTE(30) && out_dport(&r) == 8080 && out_saddr(&r) == open_node_ip &&
-	      nat_port >= NODEPORT_SNAT_MIN && nat_port <= NODEPORT_SNAT_MAX,
+	      nat_port >= NODEPORT_PORT_MIN_NAT && nat_port <= NODEPORT_PORT_MAX_NAT,
 	      "SNAT: %08x:%u -> %08x:%u", ntohl(out_saddr(&r)), nat_port, ntohl(out_daddr(&r)), out_dport(&r));
 	CHECK(frame_csums_ok(r.out, r.out_len), "checksums after DNAT + SNAT");
 	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_PEER, 6) && r.out[14 + 8] == 63,
@@ -953,6 +953,196 @@ static void test_host_nodeport_tunnel(void)
 	      "tunnel: ret %d %08x -> %08x:%u", r.ret, ntohl(out_saddr(&r)), ntohl(out_daddr(&r)), out_dport(&r));
 	CHECK(D.nev == 1 && D.ev[0].subtype == TRACE_TO_OVERLAY, "TO_OVERLAY trace");
 	bpf_map_delete_elem(bpf_object__find_map_fd_by_name(D.obj, "cilium_tunnel_map"), &tk);
+	bpf_object__close(h.obj);
+}
+
+/* 1 if the frame's IPv4 header (any ihl) and TCP/UDP checksums verify. */
+static int frame_csums_ok_opts(const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + 14;
+	size_t ihl = (size_t)(ip[0] & 0xf) * 4, iplen = (size_t)(ip[2] << 8 | ip[3]), l4len;
+	const uint8_t *l4 = ip + ihl;
+	uint32_t pseudo;
+
+	if (len < 14 + ihl || ihl < 20 || iplen < ihl || 14 + iplen > len || inet_csum(0, ip, ihl) != 0)
+		return 0;
+	l4len = iplen - ihl;
+	if (ip[9] == IPPROTO_UDP && l4[6] == 0 && l4[7] == 0)
+		return 1;
+	pseudo = csum_add(0, ip + 12, 8) + ip[9] + l4len;
+	return csum_fold(csum_add(pseudo, l4, l4len)) == 0;
+}
+
+/* The DSR option of an output frame, if its header has one right after the 20 bytes. */
+static int out_dsr_opt(const struct run *r, uint32_t *addr, uint16_t *port)
+{
+	const uint8_t *ip = r->out + 14;
+
+	if (r->out_len < 14 + 28 || (ip[0] & 0xf) != 7 || ip[20] != DSR_IPV4_OPT_TYPE || ip[21] != DSR_IPV4_OPT_LEN)
+		return 0;
+	memcpy(port, ip + 22, 2);
+	memcpy(addr, ip + 24, 4);
+	return 1;
+}
+
+/* DSR (SVC_F2_DSR): NodePort to a remote backend keeps the client address,
+ * no SNAT; the SYN (and every UDP packet) carries the frontend in the IPv4
+ * option after a 20-byte header, checksums valid; later TCP packets go
+ * without it. Through the tunnel it falls back to SNAT. */
+static void test_host_nodeport_dsr(void)
+{
+	uint32_t ids[] = { 3007 }, ids_udp[] = { 3008 }, addr = 0;
+	uint16_t port = 0;
+	struct ct_entry e;
+	struct host h;
+	struct run r;
+	int i;
+
+	REQUIRE(host_open(&h) == 0, "load %s", host_path);
+	CHECK(host_net_setup() == 0, "test network");
+	CHECK(be_put(&D, 3007, REMOTE(32), 8080, IPPROTO_TCP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, open_node_ip, 30087, IPPROTO_TCP, 47, SVC_F_NODEPORT, SVC_F2_DSR, 0, ids, 1) == 0, "service");
+
+	CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40020, 30087, TCP_SYN), &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_PEER, 6), "forwarded to the backend's node: ret %d", r.ret);
+	CHECK(out_saddr(&r) == CLIENT_IP() && out_daddr(&r) == REMOTE(32), "DSR keeps the client: %08x -> %08x",
+	      ntohl(out_saddr(&r)), ntohl(out_daddr(&r)));
+	CHECK(out_dsr_opt(&r, &addr, &port) && addr == open_node_ip && port == htons(30087),
+	      "DSR option: %08x:%u", ntohl(addr), ntohs(port));
+	CHECK(r.out_len == 14 + 28 + 20 + 11 && (r.out[16] << 8 | r.out[17]) == 28 + 20 + 11 &&
+	      r.out[14 + 28 + 2] == 0x1f && r.out[14 + 28 + 3] == 0x90 && frame_csums_ok_opts(r.out, r.out_len),
+	      "IPv4 header with the option: len %u, tot_len %u, checksums", r.out_len, r.out[16] << 8 | r.out[17]);
+	CHECK(ct_get(&D, CLIENT_IP(), REMOTE(32), 40020, 8080, IPPROTO_TCP, &e) == 0 && (e.flags & CT_F_DSR) &&
+	      e.rev_nat_index == 47, "CT entry with CT_F_DSR: flags %u", e.flags);
+	/* the handshake's ACK and data: no option, still no SNAT, same backend */
+	for (i = 0; i < 2; i++) {
+		CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_TCP, 40020, 30087, TCP_ACK), &r) == 0, "test run");
+		CHECK(r.ret == TC_ACT_REDIRECT && (r.out[14] & 0xf) == 5 && out_saddr(&r) == CLIENT_IP() &&
+		      out_daddr(&r) == REMOTE(32) && out_dport(&r) == 8080 && frame_csums_ok(r.out, r.out_len),
+		      "ACK %d: ihl %u %08x -> %08x", i, r.out[14] & 0xf, ntohl(out_saddr(&r)), ntohl(out_daddr(&r)));
+	}
+	CHECK(ct_get(&D, CLIENT_IP(), REMOTE(32), 40020, 8080, IPPROTO_TCP, &e) == 0 && e.state == CT_TCP_ESTABLISHED,
+	      "the client's ACK establishes the DSR connection: state %u", e.state);
+
+	/* UDP: the option on every datagram */
+	CHECK(be_put(&D, 3008, REMOTE(33), 5353, IPPROTO_UDP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, 0, 30088, IPPROTO_UDP, 48, SVC_F_NODEPORT, SVC_F2_DSR, 0, ids_udp, 1) == 0, "service");
+	for (i = 0; i < 2; i++) {
+		CHECK(host_send(&h, from_client(open_node_ip, IPPROTO_UDP, 40021, 30088, 0), &r) == 0, "test run");
+		CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == CLIENT_IP() && out_dsr_opt(&r, &addr, &port) &&
+		      addr == open_node_ip && port == htons(30088) && frame_csums_ok_opts(r.out, r.out_len),
+		      "UDP datagram %d: DSR option (wildcard frontend -> the node's address)", i);
+	}
+	host_net_teardown();
+	bpf_object__close(h.obj);
+}
+
+/* The backend's node: the request with the option enters the pod
+ * (cil_to_container) and is recorded; the pod's reply leaves
+ * (cil_from_container) with the frontend as its source, forwarded by FIB
+ * straight to the client. A reply of a connection without the option is
+ * untouched. */
+static void test_lxc_dsr_backend(void)
+{
+	uint32_t fe = htonl(0xc0a83207);        /* 192.168.50.7: the LB node */
+	uint8_t pkt[PKT_MAX], opt[8] = { DSR_IPV4_OPT_TYPE, DSR_IPV4_OPT_LEN, 0x75, 0x97 /* 30103 */ };
+	struct ct_key4 k = { .saddr = IP_B, .daddr = CLIENT_IP(), .sport = htons(8080), .dport = htons(40030),
+			     .nexthdr = IPPROTO_TCP, .flags = CT_KEY_F_DSR };
+	struct nat4_entry ne;
+	struct pkt_opts o;
+	struct ct_entry e;
+	struct run r;
+	size_t len;
+	uint8_t *ip = pkt + 14;
+	uint16_t tot;
+
+	memcpy(opt + 4, &fe, 4);
+	CHECK(host_net_setup() == 0, "test network");
+	/* client -> B:8080 as the LB node sends it: the SYN with the option */
+	o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = NODE_MAC_B, .saddr = CLIENT_IP(), .daddr = IP_B,
+			       .proto = IPPROTO_TCP, .sport = 40030, .dport = 8080, .tcp_flags = TCP_SYN,
+			       .payload_len = 3 };
+	len = build_pkt(pkt, &o);
+	memmove(ip + 28, ip + 20, len - 14 - 20);
+	memcpy(ip + 20, opt, 8);
+	len += 8;
+	ip[0] = 0x47;
+	tot = (uint16_t)(ip[2] << 8 | ip[3]) + 8;
+	ip[2] = tot >> 8;
+	ip[3] = tot & 0xff;
+	ip[10] = ip[11] = 0;
+	{
+		uint16_t c = inet_csum(0, ip, 28);
+
+		memcpy(ip + 10, &c, 2);
+	}
+	REQUIRE(frame_csums_ok_opts(pkt, len), "test frame checksums");
+	events_reset(&D);
+	CHECK(run_prog(&D, D.to_fd, pkt, len, if_b, &r) == 0 && r.ret == TC_ACT_OK, "to_container: ret %d", r.ret);
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == fe &&
+	      ne.to_port == htons(30103), "DSR row: %08x:%u", ntohl(ne.to_addr), ntohs(ne.to_port));
+	CHECK(ct_get(&D, CLIENT_IP(), IP_B, 40030, 8080, IPPROTO_TCP, &e) == 0 && (e.flags & CT_F_DSR),
+	      "CT_F_DSR on the backend's connection");
+
+	/* the pod's SYN-ACK: source -> the frontend, straight to the client */
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = CLIENT_IP(),
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = 40030, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	events_reset(&D);
+	CHECK(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(out_saddr(&r) == fe && out_sport(&r) == 30103 && out_daddr(&r) == CLIENT_IP() &&
+	      frame_csums_ok(r.out, r.out_len), "reply %08x:%u -> %08x", ntohl(out_saddr(&r)), out_sport(&r),
+	      ntohl(out_daddr(&r)));
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_CLIENT, 6), "reply forwarded to the client: ret %d", r.ret);
+
+	/* a connection that came without the option: its reply keeps the pod's address */
+	o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = NODE_MAC_B, .saddr = CLIENT_IP(), .daddr = IP_B,
+			       .proto = IPPROTO_TCP, .sport = 40031, .dport = 8080, .tcp_flags = TCP_SYN };
+	len = build_pkt(pkt, &o);
+	CHECK(run_prog(&D, D.to_fd, pkt, len, if_b, &r) == 0 && r.ret == TC_ACT_OK, "to_container");
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = CLIENT_IP(),
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = 40031, .tcp_flags = TCP_SYN | TCP_ACK };
+	len = build_pkt(pkt, &o);
+	CHECK(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0 && out_saddr(&r) == IP_B && out_sport(&r) == 8080,
+	      "plain reply untouched: %08x:%u", ntohl(out_saddr(&r)), out_sport(&r));
+	host_net_teardown();
+}
+
+/* The node's own connections in the SNAT port range: cil_to_netdev claims
+ * the port (identity row); NodePort SNAT towards that remote never takes it,
+ * and the replies are left to the stack. */
+static void test_host_snat_range_local_ports(void)
+{
+	struct ct_key4 k = { .saddr = REMOTE(34), .daddr = open_node_ip, .sport = htons(8080), .dport = htons(40100),
+			     .nexthdr = IPPROTO_TCP };
+	uint8_t pkt[PKT_MAX];
+	struct nat4_entry ne;
+	struct pkt_opts o;
+	struct host h;
+	struct run r;
+	size_t len;
+
+	REQUIRE(host_open(&h) == 0, "load %s", host_path);
+	/* the node connects from NODE_IP:40100 (ephemeral, in the SNAT range) to REMOTE(34):8080 */
+	o = (struct pkt_opts){ .smac = MAC_NODE, .dmac = MAC_PEER, .saddr = open_node_ip, .daddr = REMOTE(34),
+			       .proto = IPPROTO_TCP, .sport = 40100, .dport = 8080, .tcp_flags = TCP_SYN };
+	len = build_pkt(pkt, &o);
+	CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK && r.out_len == len &&
+	      !memcmp(r.out, pkt, len), "to_netdev passes the node's packet unchanged");
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == open_node_ip &&
+	      ne.to_port == htons(40100), "identity row claims the port");
+	/* the reply is the stack's */
+	o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = MAC_NODE, .saddr = REMOTE(34), .daddr = open_node_ip,
+			       .proto = IPPROTO_TCP, .sport = 8080, .dport = 40100, .tcp_flags = TCP_SYN | TCP_ACK };
+	CHECK(host_send(&h, o, &r) == 0 && r.ret == TC_ACT_OK && out_daddr(&r) == open_node_ip &&
+	      out_dport(&r) == 40100 && D.nev == 0, "reply to the node's connection: ret %d", r.ret);
+	/* a port below the range is not tracked */
+	k.dport = htons(30000);
+	o = (struct pkt_opts){ .smac = MAC_NODE, .dmac = MAC_PEER, .saddr = open_node_ip, .daddr = REMOTE(34),
+			       .proto = IPPROTO_TCP, .sport = 30000, .dport = 8080, .tcp_flags = TCP_SYN };
+	len = build_pkt(pkt, &o);
+	CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK, "to_netdev");
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) != 0, "no row below the range");
 	bpf_object__close(h.obj);
 }
 

@@ -75,7 +75,8 @@ export const agentConfigSchema = z
     bpfLbSock: z.boolean().optional(),
     enableSessionAffinity: z.boolean().optional(),
     bpfLbAlgorithm: z.enum(['random', 'maglev']).default('random'),
-    bpfLbMode: z.enum(['snat', 'dsr']).default('snat'),
+    /** NodePort to remote backends: snat, dsr (native routing only, as Cilium 1.10) or hybrid (DSR for TCP, SNAT for UDP). */
+    bpfLbMode: z.enum(['snat', 'dsr', 'hybrid']).default('snat'),
     /** NodePort range "min-max" (Cilium: node-port-range, default 30000-32767). */
     nodePortRange: z
       .string()
@@ -189,7 +190,7 @@ export function loadAgentConfig(flags: Record<string, unknown>, configFile?: str
       kubeProxyReplacement: `use one of ${KUBE_PROXY_REPLACEMENT_MODES.join(', ')}`,
       agentHealthPort: 'use a port 1..65535 (0 disables the health endpoint)',
       bpfLbAlgorithm: 'use --bpf-lb-algorithm random or maglev',
-      bpfLbMode: 'use --bpf-lb-mode snat or dsr',
+      bpfLbMode: 'use --bpf-lb-mode snat, dsr or hybrid',
       nodePortRange: 'use --node-port-range 30000-32767 (min-max)',
       devices: 'pass --devices eth0,eth1 (interface names, at most 15 characters)',
     };

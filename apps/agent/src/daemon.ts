@@ -28,7 +28,8 @@ import { HealthServer } from './k8s/health-server.js';
 import { join as joinPath } from 'node:path';
 import { probeKernel } from '@cilium-ts/ebpf';
 import { ServiceManager } from './service/service-manager.js';
-import { resolveKubeProxyReplacement, type KprResolution } from './service/kube-proxy-replacement.js';
+import { parsePortRange, resolveKubeProxyReplacement, type KprResolution } from './service/kube-proxy-replacement.js';
+import { protectNodePortRange } from './service/node-port-range.js';
 import { maglevSeed } from './service/maglev.js';
 import { SocketLb, cgroupRootProblem } from './datapath/socket-lb.js';
 import { HostLb } from './datapath/host-lb.js';
@@ -166,11 +167,12 @@ export class Daemon {
     this.#kpr.status.deviceList = shown;
     if (na) this.#kpr.status.directRoutingDevice = na.ifname;
     if (!lbMaps) log.warn({ object: this.datapath.objectPath }, 'the datapath object has no LB maps: services are accepted but not programmed');
+    if (this.#kpr.lbMode !== config.bpfLbMode) log.warn({ bpfLbMode: config.bpfLbMode, routingMode: config.routingMode }, 'DSR needs native routing: NodePort uses SNAT');
     this.#services = new ServiceManager({
       maps: lb,
       nodeName: config.nodeName,
       algorithm: config.bpfLbAlgorithm,
-      mode: config.bpfLbMode,
+      mode: this.#kpr.lbMode,
       kpr: this.#kpr.status,
       log,
       stateFile: joinPath(config.stateDir, 'services.json'),
@@ -179,6 +181,13 @@ export class Daemon {
     const restored = this.#services.restore();
     if (restored.services > 0) log.info(restored, 'services restored');
     const f = this.#kpr.features;
+    if (f.nodePort) {
+      // as Cilium (enable-auto-protect-node-port-range): NodePorts out of the node's ephemeral ports, in its netns only
+      const [min, max] = parsePortRange(config.nodePortRange);
+      const r = protectNodePortRange(min, max);
+      if (r.reserved) log.info({ reserved: r.reserved, ephemeral: r.ephemeral.join('-') }, 'NodePort range added to net.ipv4.ip_local_reserved_ports');
+      if (r.skipped) log.warn({ nodePortRange: `${min}-${max}`, ephemeral: r.ephemeral.join('-') }, `the NodePort range overlaps the ephemeral ports, not reserved: ${r.skipped}`);
+    }
     if (f.socketLB) {
       this.#socketLb = new SocketLb({ objectPath: sockObject, pinDir: this.datapath.pinDir, cgroupRoot: config.cgroupRoot, rodata: this.datapath.rodata, log });
       this.#socketLb.attach();
@@ -273,7 +282,7 @@ export class Daemon {
 
     ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
     const tunnelIfindex = this.#setupRouting(netlink);
-    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, routerIp: this.ipam.routerIp, lbAlgorithm: config.bpfLbAlgorithm });
+    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, routerIp: this.ipam.routerIp, lbAlgorithm: config.bpfLbAlgorithm, nodePortMax: parsePortRange(config.nodePortRange)[1] });
     this.#tunnelIfindex = tunnelIfindex;
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
     if (config.enableIpv4Masquerade) {

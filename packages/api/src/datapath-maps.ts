@@ -230,6 +230,9 @@ export const LB_AFFINITY_MATCH_MAP_SIZE = 262144;
 export const LB_MAGLEV_MAP_SIZE = 65536;
 export const LB_SK_RNAT_MAP_SIZE = 262144;
 export const SNAT_MAP_SIZE = 131072;
+/** NodePort SNAT source ports (bpf_host rodata NODEPORT_PORT_MIN_NAT_CFG..MAX_NAT_CFG defaults, as Cilium). */
+export const NODEPORT_PORT_MIN_NAT = 32768;
+export const NODEPORT_PORT_MAX_NAT = 65535;
 export const LB_MAGLEV_LUT_SIZE = 16381;
 
 export const LB_LOOKUP_SCOPE_EXT = 0;

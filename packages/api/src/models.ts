@@ -183,7 +183,7 @@ export interface KubeProxyReplacementStatus {
   /** Cilium's directRoutingDevice: the device holding the node IP. */
   directRoutingDevice?: string;
   features: {
-    nodePort: { enabled: boolean; mode?: 'SNAT' | 'DSR'; algorithm?: 'Random' | 'Maglev'; portMin?: number; portMax?: number };
+    nodePort: { enabled: boolean; mode?: 'SNAT' | 'DSR' | 'Hybrid'; algorithm?: 'Random' | 'Maglev'; portMin?: number; portMax?: number };
     hostPort: { enabled: boolean };
     externalIPs: { enabled: boolean };
     hostReachableServices: { enabled: boolean; protocols?: string[] };

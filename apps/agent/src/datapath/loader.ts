@@ -7,6 +7,8 @@ import {
   MAP_EVENTS,
   MAP_METRICS,
   MAP_TUNNEL,
+  NODEPORT_PORT_MAX_NAT,
+  NODEPORT_PORT_MIN_NAT,
   ctEntryCodec,
   ctKey4Codec,
   endpointInfoCodec,
@@ -72,6 +74,8 @@ export class Datapath {
   /** ROUTER_IP (.rodata, network order): the cilium_host address, which bpf_overlay hands to the stack. */
   #routerIp = 0;
   #lbAlgorithm = 0;
+  /** NODEPORT_PORT_MIN_NAT_CFG (bpf_host rodata): the SNAT ports start right above the NodePort range, as Cilium. */
+  #snatPortMin = NODEPORT_PORT_MIN_NAT;
   endpoints!: TypedMap<EndpointKey, EndpointInfo>;
   tunnel!: TypedMap<TunnelKey, TunnelValue>;
   ct!: TypedMap<CtKey4, CtEntry>;
@@ -93,7 +97,9 @@ export class Datapath {
   }
 
   /** tunnelIfindex: the VXLAN device bpf_lxc redirects other nodes' pod CIDRs to (0: native routing). */
-  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; routerIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev' } = {}): void {
+  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; routerIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev'; nodePortMax?: number } = {}): void {
+    // NodePort max + 1 .. 65535; a NodePort range reaching that high would leave (almost) no SNAT ports: Cilium's default then
+    this.#snatPortMin = o.nodePortMax !== undefined && o.nodePortMax + 1 <= NODEPORT_PORT_MAX_NAT - 1023 ? o.nodePortMax + 1 : NODEPORT_PORT_MIN_NAT;
     this.#routerIp = o.routerIp ? Buffer.from(o.routerIp.split('.').map(Number)).readUInt32LE(0) : 0;
     this.#tunnelIfindex = o.tunnelIfindex ?? 0;
     this.#nodeIp = o.nodeIp ? Buffer.from(o.nodeIp.split('.').map(Number)).readUInt32LE(0) : 0;
@@ -152,7 +158,7 @@ export class Datapath {
 
   /** The loaded bpf_lxc object (after start()), e.g. for the socket LB to share its pin root. */
   get rodata(): Record<string, number> {
-    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, ROUTER_IP: this.#routerIp, LB_ALGORITHM: this.#lbAlgorithm };
+    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, ROUTER_IP: this.#routerIp, LB_ALGORITHM: this.#lbAlgorithm, NODEPORT_PORT_MIN_NAT_CFG: this.#snatPortMin, NODEPORT_PORT_MAX_NAT_CFG: NODEPORT_PORT_MAX_NAT };
   }
 
   /** The globals of `values` that the object declares (an older object without the LB globals still loads). */

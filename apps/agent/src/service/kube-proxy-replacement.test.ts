@@ -55,9 +55,27 @@ describe('kube-proxy-replacement modes', () => {
     expect(() => resolveKubeProxyReplacement(cfg({ kubeProxyReplacement: 'partial', enableNodePort: true, devices: ['eth9'] }), { ...full, hostObject: false, missingDevices: ['eth9'] })).toThrow(/bpf_host\.o.*devices eth9/);
   });
 
+  it('DSR needs native routing: strict refuses in tunnel mode, true/probe fall back to SNAT and say so', () => {
+    for (const m of ['dsr', 'hybrid']) {
+      const native = resolveKubeProxyReplacement(cfg({ kubeProxyReplacement: 'strict', bpfLbMode: m, routingMode: 'native' }), full);
+      expect(native.lbMode).toBe(m);
+      expect(native.status.features.nodePort.mode).toBe(m === 'dsr' ? 'DSR' : 'Hybrid');
+      expect(() => resolveKubeProxyReplacement(cfg({ kubeProxyReplacement: 'strict', bpfLbMode: m, routingMode: 'tunnel' }), full)).toThrow(
+        expect.objectContaining({ code: 'KPR_DSR_NEEDS_NATIVE_ROUTING', hint: expect.stringMatching(/routing-mode native/) as unknown }),
+      );
+      for (const k of ['true', 'probe']) {
+        const r = resolveKubeProxyReplacement(cfg({ kubeProxyReplacement: k, bpfLbMode: m, routingMode: 'tunnel' }), full);
+        expect(r.lbMode).toBe('snat');
+        expect(r.status.features.nodePort.mode).toBe('SNAT');
+        expect(r.status.messages?.join('\n')).toMatch(/DSR disabled: .*needs routing-mode native/);
+      }
+    }
+  });
+
   it('config: Cilium flag values are checked', () => {
     expect(() => cfg({ bpfLbAlgorithm: 'roundrobin' })).toThrow(/bpfLbAlgorithm/);
-    expect(() => cfg({ bpfLbMode: 'hybrid' })).toThrow(/bpfLbMode/);
+    expect(() => cfg({ bpfLbMode: 'maglev' })).toThrow(/bpfLbMode/);
+    expect(cfg({ bpfLbMode: 'hybrid' }).bpfLbMode).toBe('hybrid');
     expect(() => cfg({ nodePortRange: '32767-30000' })).toThrow(/nodePortRange/);
     expect(cfg({}).cgroupRoot).toBe('/run/cilium/cgroupv2');
     expect(cfg({}).nodePortRange).toBe('30000-32767');

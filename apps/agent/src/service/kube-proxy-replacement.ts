@@ -7,6 +7,8 @@
 //   probe:          every feature the kernel and datapath have; the rest off, reported in messages.
 //   partial:        only enable-node-port, enable-host-port, enable-external-ips,
 //                   enable-host-reachable-services (bpf-lb-sock); one that cannot work refuses the start.
+// bpf-lb-mode dsr|hybrid (DSR for NodePort to remote backends) needs native routing, as in Cilium 1.10: in
+// tunnel mode strict refuses to start (KPR_DSR_NEEDS_NATIVE_ROUTING), the other modes use SNAT and say so.
 import type { KubeProxyReplacementStatus } from '@cilium-ts/api';
 import type { AgentConfig } from '../config.js';
 import { AgentError } from '../errors.js';
@@ -38,12 +40,14 @@ export interface KprFeatures {
 
 export interface KprResolution {
   features: KprFeatures;
+  /** The NodePort mode in effect (dsr/hybrid fall back to snat in tunnel mode). */
+  lbMode: 'snat' | 'dsr' | 'hybrid';
   status: KubeProxyReplacementStatus;
 }
 
 type KprConfig = Pick<
   AgentConfig,
-  'kubeProxyReplacement' | 'enableNodePort' | 'enableHostPort' | 'enableExternalIps' | 'enableHostReachableServices' | 'bpfLbSock' | 'enableSessionAffinity' | 'bpfLbAlgorithm' | 'bpfLbMode' | 'nodePortRange' | 'devices'
+  'kubeProxyReplacement' | 'enableNodePort' | 'enableHostPort' | 'enableExternalIps' | 'enableHostReachableServices' | 'bpfLbSock' | 'enableSessionAffinity' | 'bpfLbAlgorithm' | 'bpfLbMode' | 'nodePortRange' | 'devices' | 'routingMode'
 >;
 
 export function parsePortRange(r: string): [number, number] {
@@ -105,12 +109,24 @@ export function resolveKubeProxyReplacement(c: KprConfig, cap: KprCapabilities):
     features.socketLB = false;
     messages.push(`socketLB disabled: ${cgroupProblem} (pass --cgroup-root)`);
   }
+  let lbMode = c.bpfLbMode;
+  if (lbMode !== 'snat' && features.nodePort && c.routingMode === 'tunnel') {
+    if (mode === 'strict') {
+      throw new AgentError(
+        'KPR_DSR_NEEDS_NATIVE_ROUTING',
+        `kube-proxy-replacement=strict: bpf-lb-mode=${lbMode} needs native routing, but routing-mode is tunnel (as in Cilium 1.10, DSR carries the frontend in an IPv4 option to the backend's node, which the tunnel does not)`,
+        'use --routing-mode native (routingMode=native), or --bpf-lb-mode snat',
+      );
+    }
+    messages.push(`DSR disabled: bpf-lb-mode=${lbMode} needs routing-mode native (tunnel in use); NodePort uses SNAT`);
+    lbMode = 'snat';
+  }
   const [portMin, portMax] = parsePortRange(c.nodePortRange);
   const status: KubeProxyReplacementStatus = {
     mode,
     devices: c.devices,
     features: {
-      nodePort: { enabled: features.nodePort, ...(features.nodePort ? { mode: c.bpfLbMode === 'dsr' ? 'DSR' : 'SNAT', algorithm: c.bpfLbAlgorithm === 'maglev' ? 'Maglev' : 'Random', portMin, portMax } : {}) },
+      nodePort: { enabled: features.nodePort, ...(features.nodePort ? { mode: lbMode === 'dsr' ? 'DSR' : lbMode === 'hybrid' ? 'Hybrid' : 'SNAT', algorithm: c.bpfLbAlgorithm === 'maglev' ? 'Maglev' : 'Random', portMin, portMax } : {}) },
       hostPort: { enabled: features.hostPort },
       externalIPs: { enabled: features.externalIPs },
       hostReachableServices: { enabled: features.socketLB, ...(features.socketLB ? { protocols: ['TCP', 'UDP'] } : {}) },
@@ -119,5 +135,5 @@ export function resolveKubeProxyReplacement(c: KprConfig, cap: KprCapabilities):
     },
     ...(messages.length > 0 ? { messages } : {}),
   };
-  return { features, status };
+  return { features, lbMode, status };
 }

@@ -14,6 +14,7 @@ import {
   LB_LOOKUP_SCOPE_EXT,
   LB_LOOKUP_SCOPE_INT,
   LB_MAGLEV_LUT_SIZE,
+  SVC_F2_DSR,
   SVC_F2_MAGLEV,
   SVC_F_AFFINITY,
   SVC_F_CLUSTERIP,
@@ -63,8 +64,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const mgr = (o: Partial<{ algorithm: 'random' | 'maglev'; stateFile: string; nodeName: string }> = {}) =>
-  new ServiceManager({ maps: lb, nodeName: o.nodeName ?? 'node-a', algorithm: o.algorithm ?? 'random', mode: 'snat', kpr, log, ...(o.stateFile ? { stateFile: o.stateFile } : {}) });
+const mgr = (o: Partial<{ algorithm: 'random' | 'maglev'; stateFile: string; nodeName: string; mode: 'snat' | 'dsr' | 'hybrid' }> = {}) =>
+  new ServiceManager({ maps: lb, nodeName: o.nodeName ?? 'node-a', algorithm: o.algorithm ?? 'random', mode: o.mode ?? 'snat', kpr, log, ...(o.stateFile ? { stateFile: o.stateFile } : {}) });
 
 const clusterIp = (ip: string, port: number, backends: ServiceSpec['backend-addresses'], flags: Partial<ServiceSpec['flags']> = {}): ServiceSpec => ({
   'frontend-address': { ip, port, protocol: 'TCP' },
@@ -259,6 +260,21 @@ describe('ServiceManager', () => {
     expect([...lb.affinity!.entries()]).toEqual([]);
     m.deleteServiceById(other.id);
     m.stop();
+  });
+
+  it('DSR: dsr flags the external frontends (both protocols), hybrid only their TCP rows; never a ClusterIP', () => {
+    const bes = [{ ip: '10.0.7.1', port: 53 }];
+    const svcOf = (ip: string, type: 'NodePort' | 'ClusterIP'): ServiceSpec => ({ 'frontend-address': { ip, port: 30053, protocol: 'ANY' }, 'backend-addresses': bes, flags: { type } });
+    const flags2 = (ip: string) => [...lb.services!.entries()].filter(([k]) => k.address === ip && k.dport === 30053 && k.backendSlot === 0).map(([k, v]) => [k.proto, v.flags2 & SVC_F2_DSR]).sort((a, b) => a[0]! - b[0]!);
+    for (const [mode, want] of [['dsr', [[6, SVC_F2_DSR], [17, SVC_F2_DSR]]], ['hybrid', [[6, SVC_F2_DSR], [17, 0]]], ['snat', [[6, 0], [17, 0]]]] as const) {
+      clearMaps();
+      const m = mgr({ mode });
+      m.upsertService(svcOf('10.0.7.100', 'NodePort'));
+      m.upsertService(svcOf('10.96.7.1', 'ClusterIP'));
+      expect({ mode, rows: flags2('10.0.7.100') }).toEqual({ mode, rows: want });
+      expect(flags2('10.96.7.1')).toEqual([[6, 0], [17, 0]]);
+      m.stop();
+    }
   });
 
   it('maglev: SVC_F2_MAGLEV and a full table of the active backends, each with a fair share', () => {

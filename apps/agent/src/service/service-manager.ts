@@ -69,7 +69,8 @@ export interface ServiceManagerOptions {
   /** This node's name: backends with this nodeName are local (BE_F_LOCAL, *TrafficPolicy=Local). */
   nodeName: string;
   algorithm: 'random' | 'maglev';
-  mode: 'snat' | 'dsr';
+  /** NodePort to remote backends (the mode in effect): dsr sets SVC_F2_DSR on the external frontends, hybrid on their TCP rows only. */
+  mode: 'snat' | 'dsr' | 'hybrid';
   /** What kube-proxy replacement is on (computed from the config and the kernel probe). */
   kpr: KubeProxyReplacementStatus;
   log: Logger;
@@ -543,7 +544,9 @@ export class ServiceManager {
     const { log } = this.opts;
     const protos = PROTOS[fe.protocol] ?? [];
     const flags = this.#flags(spec);
-    const flags2 = (this.opts.algorithm === 'maglev' ? SVC_F2_MAGLEV : 0) | (this.opts.mode === 'dsr' && EXTERNAL_TYPES.has(spec.flags.type) ? SVC_F2_DSR : 0);
+    const external = EXTERNAL_TYPES.has(spec.flags.type);
+    const flags2Of = (proto: number): number =>
+      (this.opts.algorithm === 'maglev' ? SVC_F2_MAGLEV : 0) | (external && (this.opts.mode === 'dsr' || (this.opts.mode === 'hybrid' && proto === IPPROTO_TCP)) ? SVC_F2_DSR : 0);
     const affTimeout = spec.flags.sessionAffinity ? (spec.flags.sessionAffinityTimeout ?? 10800) : 0;
 
     // backends: refs first (ids), release the ones this service dropped afterwards
@@ -595,6 +598,7 @@ export class ServiceManager {
       const local = usable.filter((w) => w.local);
       const scopes: Array<[number, typeof usable]> = [[LB_LOOKUP_SCOPE_EXT, flags & SVC_F_EXT_LOCAL ? local : usable]];
       if (flags & (SVC_F_INT_LOCAL | SVC_F_EXT_LOCAL)) scopes.push([LB_LOOKUP_SCOPE_INT, flags & SVC_F_INT_LOCAL ? local : usable]);
+      const flags2 = flags2Of(p);
       for (const [scope, list] of scopes) {
         const base = { address: fe.ip, dport: fe.port, proto: p, scope };
         const master: Lb4Key = { ...base, backendSlot: 0 };

@@ -56,11 +56,11 @@ Validated, normalised values. Every template reads these helpers instead of the 
 {{- $a -}}
 {{- end -}}
 
-{{/* loadBalancer.mode: "" | snat | dsr. */}}
+{{/* loadBalancer.mode: "" | snat | dsr | hybrid (dsr and hybrid need routingMode=native). */}}
 {{- define "cilium.lbMode" -}}
 {{- $m := .Values.loadBalancer.mode | default "" | toString | lower | trim -}}
-{{- if not (has $m (list "" "snat" "dsr")) -}}
-{{- fail (printf "loadBalancer.mode=%q is not valid: use \"snat\" or \"dsr\" (hybrid is not supported)" $m) -}}
+{{- if not (has $m (list "" "snat" "dsr" "hybrid")) -}}
+{{- fail (printf "loadBalancer.mode=%q is not valid: use \"snat\", \"dsr\" or \"hybrid\"" $m) -}}
 {{- end -}}
 {{- $m -}}
 {{- end -}}
