@@ -6,59 +6,14 @@
 // as upserts/deletes of just that Service; a pod's hostPort; an apiserver restart causes no manager calls at
 // all; a new watcher over the same state re-syncs with nothing to update.
 // Run: npx vitest run --config lab/vitest.config.ts lab/test/service-watcher.test.ts
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Informer, KubeClient, loadKubeConfig, Resources, type EndpointSlice, type Pod, type Service } from '@cilium-ts/k8s';
+import { Informer, KubeClient, Resources, type EndpointSlice, type Pod, type Service } from '@cilium-ts/k8s';
 import type { KubeProxyReplacementStatus } from '@cilium-ts/api';
 import { ServiceManager } from '../../apps/agent/src/service/service-manager.js';
 import { ServiceWatcher } from '../../apps/agent/src/k8s/service-watcher.js';
 import { createLogger } from '../../apps/agent/src/log.js';
-import { freePort, makeLoopbackCerts, upstreamBin } from './lib/fixtures.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  log: string;
-  exited: Promise<number | null>;
-}
-
-function startProc(name: string, bin: string, args: string[], log: string): Proc {
-  const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  return { name, child, log, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-}
-
-async function stopProc(p: Proc | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const done = await Promise.race([p.exited.then(() => true), sleep(20_000).then(() => false)]);
-  if (!done) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
-
-async function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000, procs: (Proc | undefined)[] = []): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    for (const p of procs) if (p && p.child.exitCode !== null) throw new Error(`${what}: ${p.name} exited with ${p.child.exitCode}\n${readFileSync(p.log, 'utf8').slice(-3000)}`);
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
-    await sleep(200);
-  }
-}
+import { TestControlPlane } from './lib/test-control-plane.js';
+import { sleep, waitUntil } from './lib/test-process.js';
 
 const KPR: KubeProxyReplacementStatus = {
   mode: 'true',
@@ -75,20 +30,12 @@ const NODE_IP = '192.0.2.11';
 const NS = 'default';
 
 describe('ServiceWatcher on a real kube-apiserver, feeding the ServiceManager', () => {
-  let work = '';
-  let etcd: Proc | undefined;
-  let api: Proc | undefined;
-  let apiArgs: string[] = [];
+  const cp = new TestControlPlane();
   let kc: KubeClient;
   let manager: ServiceManager;
   let pods: Informer<Pod>;
   let watcher: ServiceWatcher;
   const log = createLogger(process.env['SW_TEST_DEBUG'] ? 'debug' : 'error', 'service-watcher-test');
-
-  async function startApiserver(): Promise<void> {
-    api = startProc('kube-apiserver', join(upstreamBin(), 'kube-apiserver'), apiArgs, join(work, 'apiserver.log'));
-    await waitUntil('apiserver /readyz', async () => (await kc.request<string>('GET', '/readyz', { timeoutMs: 3000 })) !== undefined, 120_000, [api]);
-  }
 
   const frontends = (): string[] => manager.list().map((s) => {
     const fe = s.spec['frontend-address'];
@@ -109,50 +56,17 @@ describe('ServiceWatcher on a real kube-apiserver, feeding the ServiceManager', 
   }
 
   beforeAll(async () => {
-    const bin = upstreamBin();
-    work = mkdtempSync(join(tmpdir(), 'cilium-ts-svc-watcher-test-'));
-    const certs = join(work, 'certs');
-    mkdirSync(certs);
-    mkdirSync(join(work, 'etcd'));
-    makeLoopbackCerts(certs, 'svc-watcher-test-ca');
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    etcd = startProc('etcd', join(bin, 'etcd'), [
-      '--name=swtest', `--data-dir=${join(work, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=swtest=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync',
-    ], join(work, 'etcd.log'));
-    apiArgs = [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      '--endpoint-reconciler-type=none', `--secure-port=${apiPort}`, `--cert-dir=${certs}`,
-      `--tls-cert-file=${join(certs, 'apiserver.crt')}`, `--tls-private-key-file=${join(certs, 'apiserver.key')}`,
-      `--client-ca-file=${join(certs, 'ca.crt')}`, '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${join(certs, 'sa.key')}`, `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
-      '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount',
-    ];
-    const kubeconfig = join(work, 'admin.kubeconfig');
-    writeFileSync(kubeconfig, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters:', '- name: swtest', '  cluster:', `    server: https://127.0.0.1:${apiPort}`, `    certificate-authority: ${join(certs, 'ca.crt')}`,
-      'users:', '- name: admin', '  user:', `    client-certificate: ${join(certs, 'admin.crt')}`, `    client-key: ${join(certs, 'admin.key')}`,
-      'contexts:', '- name: swtest', '  context: {cluster: swtest, user: admin}', 'current-context: swtest', '',
-    ].join('\n'));
-    kc = new KubeClient(loadKubeConfig(kubeconfig));
-    await waitUntil('etcd /health', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 60_000, [etcd]);
-    await startApiserver();
-    await waitUntil('namespace default', () => kc.tryGet(Resources.Namespace, NS), 60_000, [api]);
+    await cp.start({ name: 'swtest' });
+    kc = cp.client;
     // the apiserver's own "kubernetes" Service (created a moment after /readyz), so that it is part of the first listing
-    await waitUntil('Service default/kubernetes', () => kc.tryGet(Resources.Service, 'kubernetes', NS), 60_000, [api]);
+    await waitUntil('Service default/kubernetes', () => kc.tryGet(Resources.Service, 'kubernetes', NS), 60_000, [cp.apiserver]);
     manager = new ServiceManager({ maps: {}, nodeName: NODE, algorithm: 'random', mode: 'snat', kpr: KPR, log });
   });
 
   afterAll(async () => {
     await watcher?.stop();
     await pods?.stop();
-    kc?.close();
-    await stopProc(api);
-    await stopProc(etcd);
-    if (work) rmSync(work, { recursive: true, force: true });
+    await cp.stop();
   });
 
   it('first listing -> one bulk syncAll(k8s): ClusterIP, NodePort, named target ports, backends by condition; API services kept', async () => {
@@ -236,9 +150,9 @@ describe('ServiceWatcher on a real kube-apiserver, feeding the ServiceManager', 
   it('an apiserver restart causes no manager calls; changes after it still arrive', async () => {
     const before = { ...watcher.stats };
     const snapshot = JSON.stringify(manager.list());
-    await stopProc(api);
+    await cp.stopApiserver();
     await sleep(1000);
-    await startApiserver();
+    await cp.startApiserver();
     // the watches resume (or re-list); give them time to do so, then prove they are live with a change
     await createService('late', { ports: [{ port: 81 }] });
     await waitUntil('late Service', () => manager.list().some((s) => s.spec.flags.name === 'late'));
