@@ -81,6 +81,62 @@ export class Kube {
     }
   }
 
+  /**
+   * Watches `path` (a collection) from now on and records when each event arrives here, keyed
+   * "<TYPE> <name>" (ADDED / MODIFIED / DELETED; the first such event) and "rv <resourceVersion>": the moment the apiserver delivered the change to its
+   * watchers, the same moment a proxy's informer could see it at the earliest. Returns {arrival(key) ->
+   * hrtime bigint | undefined, waitFor(key, ms), stop()}. Its own connection (not the keep-alive pool).
+   */
+  async observe(path) {
+    const list = await this.must('GET', `${path}?limit=1`); // only for the collection's resourceVersion
+    const rv = list.body?.metadata?.resourceVersion ?? '';
+    const seen = new Map();
+    const waiters = new Map();
+    let stopped = false;
+    let r;
+    const open = (from) => {
+      r = request({
+        host: this.url.hostname, port: this.url.port, method: 'GET',
+        path: `${path}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(from)}`,
+        ca: this.agent.options.ca, cert: this.agent.options.cert, key: this.agent.options.key, agent: false,
+        headers: { accept: 'application/json' },
+      }, (resp) => {
+        let buf = '';
+        let last = from;
+        resp.on('data', (c) => {
+          const now = process.hrtime.bigint();
+          buf += c;
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i).trim();
+            buf = buf.slice(i + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line);
+            last = ev.object?.metadata?.resourceVersion ?? last;
+            if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') continue;
+            for (const key of [`${ev.type} ${ev.object?.metadata?.name}`, `rv ${ev.object?.metadata?.resourceVersion}`]) {
+              if (!seen.has(key)) seen.set(key, now);
+              waiters.get(key)?.(now);
+            }
+          }
+        });
+        resp.on('end', () => { if (!stopped) open(last); });
+        resp.on('error', () => {});
+      });
+      r.on('error', () => { if (!stopped) setTimeout(() => open(from), 200); });
+      r.end();
+    };
+    open(rv);
+    return {
+      arrival: (key) => seen.get(key),
+      /** Resolves with the arrival time of `key` (waits up to ms for it; undefined if it never came). */
+      waitFor: (key, ms) => seen.has(key) ? Promise.resolve(seen.get(key)) : new Promise((ok) => {
+        const t = setTimeout(() => { waiters.delete(key); ok(undefined); }, ms);
+        waiters.set(key, (at) => { clearTimeout(t); waiters.delete(key); ok(at); });
+      }),
+      stop: () => { stopped = true; r?.destroy(); },
+    };
+  }
+
   close() {
     this.agent.destroy();
   }
