@@ -411,6 +411,7 @@ describe.skipIf(!haveLxcLb || !haveHostLb)('services: NodePort from outside the 
   const net = `192.168.${Math.floor(Math.random() * 200) + 20}`;
   const nodeIp = `${net}.1`;
   const bed = new Bed(undefined, 204);
+  let rootReserved = '';
 
   beforeAll(async () => {
     spawnSync('ip', ['netns', 'add', outside]);
@@ -425,7 +426,10 @@ describe.skipIf(!haveLxcLb || !haveHostLb)('services: NodePort from outside the 
       sh(['-n', n.netnsName, 'link', 'set', 'ext0', 'up']);
       sh(['-n', outside, 'addr', 'add', `${net}.2/24`, 'dev', 'eth0']);
       sh(['-n', outside, 'link', 'set', 'eth0', 'up']);
+      // ephemeral ports that overlap the NodePort range, in the node netns only: the agent must reserve the range there
+      sh(['netns', 'exec', n.netnsName, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=20000 60999']);
     };
+    rootReserved = readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8');
     bed.node = await TestNode.start({ nodeIp, routingMode: 'native', agentArgs: ['--kube-proxy-replacement', 'true', '--devices', 'ext0'], prepare });
     for (let i = 1; i <= 3; i++) {
       const pod = await bed.node.addPod();
@@ -450,6 +454,12 @@ describe.skipIf(!haveLxcLb || !haveHostLb)('services: NodePort from outside the 
     expect(k.features.nodePort).toMatchObject({ enabled: true, portMin: 30000, portMax: 32767 });
     expect(k.deviceList).toEqual([{ name: 'ext0', ip: [nodeIp] }]);
     expect(bed.dbg(['status'])).toMatch(new RegExp(`KubeProxyReplacement:\\s+True\\s+\\[ext0 ${nodeIp.replace(/\./g, '\\.')} \\(Direct Routing\\)\\]`));
+  });
+
+  it('reserves the NodePort range in the node netns when the ephemeral ports overlap it (as Cilium), never in the root netns', () => {
+    const r = spawnSync('ip', ['netns', 'exec', bed.node.netnsName, 'cat', '/proc/sys/net/ipv4/ip_local_reserved_ports'], { encoding: 'utf8' });
+    expect(r.stdout.trim().split(',')).toContain('30000-32767');
+    expect(readFileSync('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8')).toBe(rootReserved);
   });
 
   it('a client outside reaches the NodePort on the node IP; connections spread over the backends', async () => {

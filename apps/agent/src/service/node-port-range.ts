@@ -2,7 +2,7 @@
 // default): when net.ipv4.ip_local_port_range overlaps the NodePort range, the NodePort range is appended to
 // net.ipv4.ip_local_reserved_ports, so the node's own connections never take a NodePort as their source port.
 // Both sysctls are per network namespace; the agent only writes them in its own netns (the node's), and never
-// when that is the machine's root netns (the one PID 1 is in): there it only reports what it would do.
+// when that is the machine's root netns (inRootNetns): there it only reports what it would do.
 // The SNAT port range (bpf_host, Cilium's NODEPORT_PORT_MIN_NAT..MAX_NAT = NodePort max + 1 .. 65535) is not
 // reserved (it is most of the ephemeral range, as in Cilium): bpf_host claims the ports of the node's own
 // connections in it (cil_to_netdev), so NodePort SNAT never picks one.
@@ -42,12 +42,25 @@ function covered(list: Array<[number, number]>, min: number, max: number): boole
   return true;
 }
 
-/** True when this process is in the network namespace of PID 1 (the machine's root netns). */
+/** The inode of the initial (root) network namespace since Linux 6.x (PROC_NET_INIT_INO, 0xEFFFFFF9). */
+const PROC_NET_INIT_INO = 0xeffffff9;
+
+/**
+ * True when this process is in the machine's root network namespace: its netns inode is the init netns' fixed
+ * one, or the one PID 1 is in (when /proc/1/ns/net can be read; it often cannot).
+ */
 export function inRootNetns(proc = '/proc'): boolean {
+  let self: number;
   try {
-    return statSync(join(proc, 'self/ns/net')).ino === statSync(join(proc, '1/ns/net')).ino;
+    self = statSync(join(proc, 'self/ns/net')).ino;
   } catch {
     return true; // cannot tell: act as if it were, and write nothing
+  }
+  if (self === PROC_NET_INIT_INO) return true;
+  try {
+    return self === statSync(join(proc, '1/ns/net')).ino;
+  } catch {
+    return false;
   }
 }
 
