@@ -5,80 +5,22 @@
 // CiliumEndpoints/CiliumIdentities; two operators -> one leader allocates, the other takes over when the
 // leader dies; the Informer survives an apiserver restart without duplicate adds.
 // Run: npx vitest run --config lab/vitest.config.ts lab/test/operator.test.ts
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeLoopbackCerts, signClientCert, upstreamBin } from './lib/fixtures.js';
+import { freePort } from './lib/fixtures.js';
+import { TestControlPlane } from './lib/test-control-plane.js';
+import { sleep, startProc, stopProc, waitUntil, type Proc } from './lib/test-process.js';
 import { parseAllDocuments } from 'yaml';
 import {
-  Informer, KubeApiError, KubeClient, Resources, loadKubeConfig, resourcePath,
+  Informer, KubeApiError, KubeClient, Resources, resourcePath,
   type CiliumNode, type KubeObject, type Lease,
 } from '@cilium-ts/k8s';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OPERATOR = join(ROOT, 'bin', 'cilium-operator');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-
-
-
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  log: string;
-  exited: Promise<number | null>;
-}
-
-function startProc(name: string, bin: string, args: string[], log: string): Proc {
-  const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { name, child, log, exited };
-}
-
-function tail(p: Proc | undefined, n = 40): string {
-  if (!p) return '';
-  try {
-    return readFileSync(p.log, 'utf8').split('\n').slice(-n).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill(signal);
-  const done = await Promise.race([p.exited.then(() => true), sleep(20_000).then(() => false)]);
-  if (!done) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, procs: (Proc | undefined)[] = []): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    for (const p of procs) {
-      if (p && p.child.exitCode !== null) throw new Error(`${what}: ${p.name} exited with ${p.child.exitCode}\n${tail(p)}`);
-    }
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not after ${timeoutMs} ms${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}\n${procs.map((p) => `--- ${p?.name}\n${tail(p)}`).join('\n')}`);
-    }
-    await sleep(300);
-  }
-}
 
 /** Renders the cilium-cli manifests' Go templates (same defaults as packages/k8s/src/crds.test.ts). */
 function renderTemplate(text: string): string {
@@ -109,31 +51,16 @@ const NS = 'kube-system';
 const LEASE = 'cilium-operator-resource-lock';
 
 describe('cilium-operator on a real kube-apiserver', () => {
-  let work = '';
-  let certs = '';
-  let bin = '';
-  let etcd: Proc | undefined;
-  let api: Proc | undefined;
-  let apiArgs: string[] = [];
-  let etcdEndpoint = '';
-  let kubeconfig = '';
+  const cp = new TestControlPlane();
   let kc: KubeClient;
   const operators: Proc[] = [];
   let opSeq = 0;
-
-  async function startApiserver(): Promise<void> {
-    api = startProc('kube-apiserver', join(bin, 'kube-apiserver'), apiArgs, join(work, 'apiserver.log'));
-    await waitUntil('apiserver /readyz', async () => {
-      const r = await kc.request<string>('GET', '/readyz', { timeoutMs: 3000 });
-      return r !== undefined;
-    }, 120_000, [api]);
-  }
 
   async function startOperator(extra: string[] = []): Promise<{ proc: Proc; port: number }> {
     const port = await freePort();
     const proc = startProc(`operator-${++opSeq}`, process.execPath, [
       OPERATOR,
-      `--kubeconfig=${kubeconfig}`,
+      `--kubeconfig=${cp.kubeconfig}`,
       `--cluster-pool-ipv4-cidr=${POOL.join(',')}`,
       '--cluster-pool-ipv4-mask-size=24',
       '--identity-gc-interval=3s',
@@ -141,7 +68,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
       `--health-port=${port}`,
       '--health-address=127.0.0.1',
       ...extra,
-    ], join(work, `operator-${opSeq}.log`));
+    ], join(cp.workDir, `operator-${opSeq}.log`));
     operators.push(proc);
     await waitUntil(`${proc.name} /healthz`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 120_000, [proc]);
     return { proc, port };
@@ -161,47 +88,13 @@ describe('cilium-operator on a real kube-apiserver', () => {
 
   beforeAll(async () => {
     if (!existsSync(OPERATOR)) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
-    bin = upstreamBin();
-    work = mkdtempSync(join(tmpdir(), 'cilium-ts-operator-test-'));
-    certs = join(work, 'certs');
-    mkdirSync(certs);
-    mkdirSync(join(work, 'etcd'));
-    makeLoopbackCerts(certs, 'operator-test-ca');
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    etcdEndpoint = `http://127.0.0.1:${etcdClient}`;
-    etcd = startProc('etcd', join(bin, 'etcd'), [
-      '--name=optest', `--data-dir=${join(work, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=optest=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync',
-    ], join(work, 'etcd.log'));
-    apiArgs = [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      '--endpoint-reconciler-type=none', `--secure-port=${apiPort}`, `--cert-dir=${certs}`,
-      `--tls-cert-file=${join(certs, 'apiserver.crt')}`, `--tls-private-key-file=${join(certs, 'apiserver.key')}`,
-      `--client-ca-file=${join(certs, 'ca.crt')}`, '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${join(certs, 'sa.key')}`, `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
-      '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount',
-    ];
-    kubeconfig = join(work, 'admin.kubeconfig');
-    writeFileSync(kubeconfig, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters:', '- name: optest', '  cluster:', `    server: https://127.0.0.1:${apiPort}`, `    certificate-authority: ${join(certs, 'ca.crt')}`,
-      'users:', '- name: admin', '  user:', `    client-certificate: ${join(certs, 'admin.crt')}`, `    client-key: ${join(certs, 'admin.key')}`,
-      'contexts:', '- name: optest', '  context: {cluster: optest, user: admin}', 'current-context: optest', '',
-    ].join('\n'));
-    kc = new KubeClient(loadKubeConfig(kubeconfig));
-    await waitUntil('etcd /health', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 60_000, [etcd]);
-    await startApiserver();
-    await waitUntil('namespace kube-system', async () => kc.tryGet(Resources.Namespace, NS), 60_000, [api]);
+    await cp.start({ name: 'optest' });
+    kc = cp.client;
   });
 
   afterAll(async () => {
-    kc?.close();
     for (const p of operators) await stopProc(p);
-    await stopProc(api);
-    await stopProc(etcd);
-    if (work && !process.env['KEEP_OPERATOR_TEST_DIR']) rmSync(work, { recursive: true, force: true });
+    await cp.stop({ keepDir: !!process.env['KEEP_OPERATOR_TEST_DIR'] });
   });
 
   let opA: { proc: Proc; port: number };
@@ -364,13 +257,13 @@ describe('cilium-operator on a real kube-apiserver', () => {
     await inf.synced;
     const initial = [...adds].sort();
     expect(initial.length).toBeGreaterThan(0);
-    await stopProc(api);
+    await cp.stopApiserver();
     await sleep(1000);
-    await startApiserver();
+    await cp.startApiserver();
     await kc.create<CiliumNode>(Resources.CiliumNode, { metadata: { name: 'optest-after-restart' }, spec: {} });
-    await waitUntil('informer sees the new CiliumNode', async () => inf.get('optest-after-restart') !== undefined, 60_000, [api]);
+    await waitUntil('informer sees the new CiliumNode', async () => inf.get('optest-after-restart') !== undefined, 60_000, [cp.apiserver]);
     await kc.delete(Resources.CiliumNode, 'optest-after-restart');
-    await waitUntil('informer sees the delete', async () => inf.get('optest-after-restart') === undefined, 60_000, [api]);
+    await waitUntil('informer sees the delete', async () => inf.get('optest-after-restart') === undefined, 60_000, [cp.apiserver]);
     await inf.stop();
     expect(adds.filter((n) => n !== 'optest-after-restart').sort()).toEqual(initial);
     expect(adds.filter((n) => n === 'optest-after-restart')).toHaveLength(1);
@@ -392,20 +285,19 @@ describe('cilium-operator on a real kube-apiserver', () => {
     events.length = 0;
     // While the apiserver is down: delete a CiliumNode behind its back and compact etcd past the informer's
     // resourceVersion, so the resumed watch gets 410 Gone and the informer must re-list.
-    await stopProc(api);
-    const etcdctl = (...a: string[]) => execFileSync(join(bin, 'etcdctl'), [`--endpoints=${etcdEndpoint}`, ...a], { encoding: 'utf8' });
-    etcdctl('del', '/registry/cilium.io/ciliumnodes/optest-n4');
-    const rev = (JSON.parse(etcdctl('put', '/optest/bump', 'x', '-w', 'json')) as { header: { revision: number } }).header.revision;
-    etcdctl('compact', String(rev));
-    await startApiserver();
-    await waitUntil('informer re-listed and dropped optest-n4', async () => inf.get('optest-n4') === undefined && inf.stats.gone > 0, 90_000, [api]);
+    await cp.stopApiserver();
+    cp.etcdctl('del', '/registry/cilium.io/ciliumnodes/optest-n4');
+    const rev = (JSON.parse(cp.etcdctl('put', '/optest/bump', 'x', '-w', 'json')) as { header: { revision: number } }).header.revision;
+    cp.etcdctl('compact', String(rev));
+    await cp.startApiserver();
+    await waitUntil('informer re-listed and dropped optest-n4', async () => inf.get('optest-n4') === undefined && inf.stats.gone > 0, 90_000, [cp.apiserver]);
     await inf.stop();
     expect(events).toEqual(['delete optest-n4']);
     expect(inf.list().map((o) => o.metadata.name).sort()).toEqual(names.filter((n) => n !== 'optest-n4'));
   });
   it('runs under the chart\'s RBAC (helm template): leader, allocation, exhaustion report, GC without a 403', async () => {
-    const helmHome = join(work, 'helm');
-    const rendered = execFileSync(join(bin, 'helm'), ['template', 'cilium', join(ROOT, 'install', 'kubernetes', 'cilium'), '-n', NS], {
+    const helmHome = join(cp.workDir, 'helm');
+    const rendered = execFileSync(join(cp.bin, 'helm'), ['template', 'cilium', join(ROOT, 'install', 'kubernetes', 'cilium'), '-n', NS], {
       encoding: 'utf8',
       env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'c'), HELM_CONFIG_HOME: join(helmHome, 'cf'), HELM_DATA_HOME: join(helmHome, 'd') },
     });
@@ -420,9 +312,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
     await kc.request('POST', resourcePath(rbac('clusterrolebindings')), { body: binding });
     // An x509 user named like the service account is what RBAC's ServiceAccount subject matches.
     const user = `system:serviceaccount:${sa.namespace ?? NS}:${sa.name}`;
-    signClientCert(certs, 'op', user);
-    const opKubeconfig = join(work, 'operator.kubeconfig');
-    writeFileSync(opKubeconfig, readFileSync(kubeconfig, 'utf8').replace(join(certs, 'admin.crt'), join(certs, 'op.crt')).replace(join(certs, 'admin.key'), join(certs, 'op.key')));
+    const opKubeconfig = cp.userKubeconfig('op', user);
     const op = await startOperator([`--kubeconfig=${opKubeconfig}`]);
     await waitUntil('RBAC operator is leader', async () => (await opStatus(op.port)).leader, 90_000, [op.proc]);
     // Fill the pool (the 410 test removed optest-n4 behind the operators' back, so one CIDR may be free),
