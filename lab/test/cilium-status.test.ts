@@ -4,64 +4,21 @@
 // and checks the output and exit code of bin/cilium for a missing, rolling-out, unhealthy and healthy install,
 // `--wait`, and a Relay toggled by `helm upgrade --reuse-values`.
 // Needs lab/build-upstream.sh's binaries (or $CILIUM_LAB_UPSTREAM_BIN) and `make build` (bin/cilium).
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeLoopbackCerts, upstreamBin } from './lib/fixtures.js';
+import { TestControlPlane } from './lib/test-control-plane.js';
+import { sleep } from './lib/test-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CILIUM = join(ROOT, 'bin', 'cilium');
 const CHART = join(ROOT, 'install/kubernetes/cilium');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Proc {
-  child: ChildProcess;
-  log: string;
-  exited: Promise<number | null>;
-}
-
-
-
-
-
-function start(bin: string, args: string[], log: string): Proc {
-  const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, log, exited };
-}
-
-const tail = (p: Proc | undefined): string => (p && existsSync(p.log) ? readFileSync(p.log, 'utf8').split('\n').slice(-30).join('\n') : '');
-
-async function stop(p: Proc | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const done = await Promise.race([p.exited.then(() => true), sleep(20_000).then(() => false)]);
-  if (!done) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
-
-async function waitFor(what: string, proc: Proc, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.child.exitCode !== null) throw new Error(`${what}: the process exited with ${proc.child.exitCode}\n${tail(proc)}`);
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms\n${tail(proc)}`);
-    await sleep(500);
-  }
-}
 
 describe('cilium status against a real API server', () => {
+  const cp = new TestControlPlane();
   let bin = '';
-  let dir = '';
-  let etcd: Proc | undefined;
-  let api: Proc | undefined;
   let env: NodeJS.ProcessEnv = {};
 
   const kubectl = (...args: string[]): string => execFileSync(join(bin, 'kubectl'), args, { env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
@@ -119,80 +76,14 @@ describe('cilium status against a real API server', () => {
 
   beforeAll(async () => {
     if (!existsSync(CILIUM)) throw new Error(`${CILIUM} is missing: run make build first`);
-    bin = upstreamBin();
-    dir = mkdtempSync(join(tmpdir(), 'cilium-status-test-'));
-    const certs = join(dir, 'certs');
-    mkdirSync(certs);
-    mkdirSync(join(dir, 'etcd'));
-    makeLoopbackCerts(certs, 'cilium-status-test-ca');
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    etcd = start(join(bin, 'etcd'), [
-      '--name=status-test',
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=status-test=http://127.0.0.1:${etcdPeer}`,
-      '--unsafe-no-fsync',
-    ], join(dir, 'etcd.log'));
-    await waitFor('etcd /health', etcd, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 60_000);
-    api = start(join(bin, 'kube-apiserver'), [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      '--endpoint-reconciler-type=none',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${certs}`,
-      `--tls-cert-file=${join(certs, 'apiserver.crt')}`,
-      `--tls-private-key-file=${join(certs, 'apiserver.key')}`,
-      `--client-ca-file=${join(certs, 'ca.crt')}`,
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${join(certs, 'sa.key')}`,
-      `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--authorization-mode=RBAC',
-      '--allow-privileged=true',
-      // No controller-manager runs here: pods are created by the test, without service account tokens.
-      '--disable-admission-plugins=ServiceAccount',
-    ], join(dir, 'apiserver.log'));
-    const kubeconfig = join(dir, 'admin.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: status-test',
-        '  cluster:',
-        `    server: https://127.0.0.1:${apiPort}`,
-        `    certificate-authority: ${join(certs, 'ca.crt')}`,
-        'users:',
-        '- name: admin',
-        '  user:',
-        `    client-certificate: ${join(certs, 'admin.crt')}`,
-        `    client-key: ${join(certs, 'admin.key')}`,
-        'contexts:',
-        '- name: status-test',
-        '  context: {cluster: status-test, user: admin}',
-        'current-context: status-test',
-        '',
-      ].join('\n'),
-    );
-    env = { ...process.env, KUBECONFIG: kubeconfig, NO_COLOR: '1', HELM_CACHE_HOME: join(dir, 'helm/cache'), HELM_CONFIG_HOME: join(dir, 'helm/config'), HELM_DATA_HOME: join(dir, 'helm/data') };
-    await waitFor('kube-apiserver /readyz', api, async () => {
-      try {
-        return kubectl('get', '--raw', '/readyz').trim() === 'ok' && kubectl('get', 'namespace', 'kube-system', '-o', 'name').trim() === 'namespace/kube-system';
-      } catch {
-        return false;
-      }
-    }, 180_000);
+    await cp.start({ name: 'status-test' });
+    bin = cp.bin;
+    const dir = cp.workDir;
+    env = { ...process.env, KUBECONFIG: cp.kubeconfig, NO_COLOR: '1', HELM_CACHE_HOME: join(dir, 'helm/cache'), HELM_CONFIG_HOME: join(dir, 'helm/config'), HELM_DATA_HOME: join(dir, 'helm/data') };
   }, 7_200_000);
 
   afterAll(async () => {
-    await stop(api);
-    await stop(etcd);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cp.stop();
   });
 
   it('no install: exit 1, the agent DaemonSet is missing, the rest disabled', async () => {
