@@ -98,7 +98,7 @@ describe('cilium status against a real API server', () => {
   it('helm install with the 1.10 install guide values is accepted by the API server (objects and CRDs)', () => {
     helm('install', 'cilium', CHART, '-n', 'kube-system', '-f', join(ROOT, 'install/kubernetes/values-install-guide-1.10.yaml'), '--set', 'k8sServiceHost=127.0.0.1', '--set', 'k8sServicePort=6443');
     expect(kubectl('get', 'crd', '-o', 'name').split('\n').filter(Boolean).sort()).toEqual(
-      ['ciliumclusterwidenetworkpolicies', 'ciliumendpoints', 'ciliumidentities', 'ciliumnetworkpolicies', 'ciliumnodes'].map((n) => `customresourcedefinition.apiextensions.k8s.io/${n}.cilium.io`),
+      ['ciliumclusterwidenetworkpolicies', 'ciliumendpoints', 'ciliumidentities', 'ciliumloadbalancerippools', 'ciliumnetworkpolicies', 'ciliumnodes'].map((n) => `customresourcedefinition.apiextensions.k8s.io/${n}.cilium.io`),
     );
     expect(kubectl('-n', 'kube-system', 'get', 'configmap', 'cilium-config', '-o', 'jsonpath={.data.kube-proxy-replacement}')).toBe('strict');
   });
