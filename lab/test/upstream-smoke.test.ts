@@ -2,18 +2,18 @@
 // and a real etcd + kube-apiserver pair (openssl-made certificates, loopback only, random free ports) comes
 // up Ready and serves kubectl. Needs the built binaries (the first run builds them: long on 2 cores), so it
 // lives outside the default vitest include: `npx vitest run --config lab/vitest.config.ts`.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeLoopbackCerts } from './lib/fixtures.js';
+import { TestControlPlane } from './lib/test-control-plane.js';
+import type { Proc } from './lib/test-process.js';
 
 const LAB = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function readVersions(): Record<string, string> {
   const out: Record<string, string> = {};
@@ -37,53 +37,6 @@ function buildUpstream(): string {
   const bin = lines[lines.length - 1];
   if (!bin) throw new Error('lab/build-upstream.sh printed no bin dir');
   return bin;
-}
-
-
-
-/** A CA, a serving cert for 127.0.0.1/localhost, an admin client cert (system:masters), the SA key. */
-
-interface Proc {
-  child: ChildProcess;
-  log: string;
-  exited: Promise<number | null>;
-}
-
-function start(bin: string, args: string[], log: string): Proc {
-  const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, log, exited };
-}
-
-function tail(p: Proc | undefined): string {
-  if (!p) return '';
-  try {
-    return readFileSync(p.log, 'utf8').split('\n').slice(-30).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-async function stop(p: Proc | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const done = await Promise.race([p.exited.then(() => true), sleep(20_000).then(() => false)]);
-  if (!done) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
-
-async function waitFor(what: string, proc: Proc, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.child.exitCode !== null) throw new Error(`${what}: the process exited with ${proc.child.exitCode}\n${tail(proc)}`);
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms\n${tail(proc)}`);
-    await sleep(500);
-  }
 }
 
 const versions = readVersions();
@@ -121,81 +74,25 @@ describe('upstream binaries', () => {
   });
 
   it('run etcd + kube-apiserver on loopback and serve kubectl', async () => {
-    const work = join(dir, 'cp');
-    execFileSync('mkdir', ['-p', join(work, 'etcd'), join(work, 'certs')]);
-    const certs = join(work, 'certs');
-    makeLoopbackCerts(certs, 'upstream-smoke-ca', 'DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1');
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    let etcd: Proc | undefined;
-    let api: Proc | undefined;
+    const cp = new TestControlPlane();
+    let procs: (Proc | undefined)[] = [];
     try {
-      etcd = start(join(bin, 'etcd'), [
-        '--name=smoke',
-        `--data-dir=${join(work, 'etcd')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-cluster=smoke=http://127.0.0.1:${etcdPeer}`,
-        '--unsafe-no-fsync',
-      ], join(work, 'etcd.log'));
-      await waitFor('etcd /health', etcd, async () => {
-        const r = await fetch(`http://127.0.0.1:${etcdClient}/health`);
-        return r.ok && ((await r.json()) as { health?: string }).health === 'true';
-      }, 60_000);
+      // waits for etcd /health, /readyz and the system namespaces
+      await cp.start({
+        name: 'smoke', bin, parentDir: dir, authorizationMode: 'Node,RBAC', disableAdmissionPlugins: [],
+        extraSans: 'DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1',
+      });
+      procs = [cp.apiserver, cp.etcd];
+      const kubectl = (...args: string[]) => run(join(bin, 'kubectl'), [`--kubeconfig=${cp.kubeconfig}`, ...args], { env: { ...process.env, HOME: cp.workDir } });
 
-      api = start(join(bin, 'kube-apiserver'), [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--endpoint-reconciler-type=none',
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${certs}`,
-        `--tls-cert-file=${join(certs, 'apiserver.crt')}`,
-        `--tls-private-key-file=${join(certs, 'apiserver.key')}`,
-        `--client-ca-file=${join(certs, 'ca.crt')}`,
-        '--service-account-issuer=https://kubernetes.default.svc',
-        `--service-account-key-file=${join(certs, 'sa.key')}`,
-        `--service-account-signing-key-file=${join(certs, 'sa.key')}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--authorization-mode=Node,RBAC',
-        '--allow-privileged=true',
-      ], join(work, 'apiserver.log'));
-
-      const kubeconfig = join(work, 'admin.kubeconfig');
-      writeFileSync(kubeconfig, [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: smoke',
-        '  cluster:',
-        `    server: https://127.0.0.1:${apiPort}`,
-        `    certificate-authority: ${join(certs, 'ca.crt')}`,
-        'users:',
-        '- name: admin',
-        '  user:',
-        `    client-certificate: ${join(certs, 'admin.crt')}`,
-        `    client-key: ${join(certs, 'admin.key')}`,
-        'contexts:',
-        '- name: smoke',
-        '  context: {cluster: smoke, user: admin}',
-        'current-context: smoke',
-        '',
-      ].join('\n'));
-      const kubectl = (...args: string[]) => run(join(bin, 'kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], { env: { ...process.env, HOME: work } });
-
-      await waitFor('kube-apiserver /readyz', api, async () => (await kubectl('get', '--raw', '/readyz')).stdout.trim() === 'ok', 180_000);
+      expect((await kubectl('get', '--raw', '/readyz')).stdout.trim()).toBe('ok');
 
       const version = JSON.parse((await kubectl('get', '--raw', '/version')).stdout) as { gitVersion: string };
       expect(version.gitVersion).toBe(K8S);
 
       // The system namespaces are created by the apiserver's own controller shortly after it is ready.
-      let names: string[] = [];
-      await waitFor('system namespaces', api, async () => {
-        const list = JSON.parse((await kubectl('get', 'ns', '-o', 'json')).stdout) as { items: { metadata: { name: string } }[] };
-        names = list.items.map((i) => i.metadata.name);
-        return ['default', 'kube-system', 'kube-public'].every((n) => names.includes(n));
-      }, 60_000);
+      const list = JSON.parse((await kubectl('get', 'ns', '-o', 'json')).stdout) as { items: { metadata: { name: string } }[] };
+      const names = list.items.map((i) => i.metadata.name);
       expect(names).toEqual(expect.arrayContaining(['default', 'kube-system', 'kube-public']));
       const table = (await kubectl('get', 'ns')).stdout;
       expect(table).toMatch(/^NAME\s+STATUS\s+AGE/);
@@ -205,12 +102,11 @@ describe('upstream binaries', () => {
       const ns = `upstream-smoke-${process.pid}`;
       await kubectl('create', 'namespace', ns);
       expect((await kubectl('get', 'ns', ns, '-o', 'jsonpath={.status.phase}')).stdout).toBe('Active');
-      const keys = (await run(join(bin, 'etcdctl'), [`--endpoints=http://127.0.0.1:${etcdClient}`, 'get', '--prefix', '--keys-only', '/registry/namespaces/'])).stdout;
+      const keys = cp.etcdctl('get', '--prefix', '--keys-only', '/registry/namespaces/');
       expect(keys).toContain(`/registry/namespaces/${ns}`);
     } finally {
-      await stop(api);
-      await stop(etcd);
+      await cp.stop();
     }
-    for (const p of [api, etcd]) expect(p?.child.exitCode ?? p?.child.signalCode, 'stopped').not.toBeNull();
+    for (const p of procs) expect(p?.child.exitCode ?? p?.child.signalCode, 'stopped').not.toBeNull();
   });
 });
