@@ -48,6 +48,7 @@
  *   LB_ALGORITHM         LB_ALG_RANDOM (0, default) or LB_ALG_MAGLEV (1) (lib/lb.h).
  *   NODEPORT_PORT_MIN_NAT_CFG / NODEPORT_PORT_MAX_NAT_CFG  SNAT port range,
  *                        host order (default 32768..65535, common.h).
+ *   TUNNEL_PORT          VXLAN UDP port in tunnel mode (host order), 0: none.
  *   MONITOR_AGGREGATION  as for bpf_lxc (lib/events.h).
  * Needs net.ipv4.ip_forward=1 in the node's netns (FIB lookups of forwarded packets).
  * Maps: all shared with bpf_lxc.o through the same pins (lib/maps.h).
@@ -72,6 +73,11 @@
  * the agent sets the minimum to its NodePort range's maximum + 1. */
 const volatile __u32 NODEPORT_PORT_MIN_NAT_CFG = NODEPORT_PORT_MIN_NAT;
 const volatile __u32 NODEPORT_PORT_MAX_NAT_CFG = NODEPORT_PORT_MAX_NAT;
+
+/* UDP port of the VXLAN device in tunnel mode (host order; 0: none): the
+ * node's encapsulated traffic has one source port per inner flow, none of
+ * them worth a claim (no NodePort backend listens on the tunnel port). */
+const volatile __u32 TUNNEL_PORT = 0;
 
 static __always_inline int snat_port_in_range(__u16 port)
 {
@@ -342,29 +348,36 @@ int cil_from_netdev(struct __sk_buff *skb)
  * cilium_snat_v4_ext (BPF_NOEXIST), so NodePort SNAT never picks it for that
  * remote and host_rev_snat leaves the replies to the stack. A row that maps
  * elsewhere is a NodePort SNAT connection (this packet, forwarded by
- * cil_from_netdev, or, rarely, a node connection that collided with one).
+ * cil_from_netdev), or a stale one that a new node connection (TCP SYN)
+ * takes over; UDP of the node that collides with a live one stays hijacked
+ * (Cilium re-maps the node's port instead).
  */
 static __always_inline void host_claim_local_port(struct __sk_buff *skb)
 {
 	struct pkt4 p = {};
 	struct ct_key4 ikey = {};
-	struct nat4_entry ie = {};
+	struct nat4_entry *cur, ie = {};
 
 	if (!NODE_IP || ipv4_parse(skb, &p) || p.saddr != NODE_IP || p.frag == PKT4_FRAG_LATER)
 		return;
 	if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || !snat_port_in_range(bpf_ntohs(p.sport)))
+		return;
+	if (p.proto == IPPROTO_UDP && TUNNEL_PORT && p.dport == bpf_htons(TUNNEL_PORT))
 		return;
 	ikey.saddr = p.daddr;
 	ikey.daddr = NODE_IP;
 	ikey.sport = p.dport;
 	ikey.dport = p.sport;
 	ikey.nexthdr = p.proto;
-	if (bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey))
+	cur = bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey);
+	/* A NodePort row on the port of a new node connection (its SYN) is a
+	 * stale one: the node's connection wins. */
+	if (cur && (cur->to_addr == NODE_IP || !lb4_is_new_tcp(&p)))
 		return;
 	ie.to_addr = NODE_IP;
 	ie.to_port = p.sport;
 	ie.created = bpf_ktime_get_ns();
-	bpf_map_update_elem(&cilium_snat_v4_ext, &ikey, &ie, BPF_NOEXIST);
+	bpf_map_update_elem(&cilium_snat_v4_ext, &ikey, &ie, cur ? BPF_ANY : BPF_NOEXIST);
 }
 
 SEC("tc")

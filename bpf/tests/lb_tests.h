@@ -769,6 +769,7 @@ static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex)
 	}
 	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
 	    (tunnel_ifindex && (err = set_rodata_u32(obj, "TUNNEL_IFINDEX", tunnel_ifindex))) ||
+	    (tunnel_ifindex && (err = set_rodata_u32(obj, "TUNNEL_PORT", 8472))) ||
 	    (err = bpf_object__load(obj))) {
 		bpf_object__close(obj);
 		return err;
@@ -952,6 +953,19 @@ static void test_host_nodeport_tunnel(void)
 	      out_dport(&r) == 8080 && frame_csums_ok(r.out, r.out_len) && r.out[14 + 8] == 63,
 	      "tunnel: ret %d %08x -> %08x:%u", r.ret, ntohl(out_saddr(&r)), ntohl(out_daddr(&r)), out_dport(&r));
 	CHECK(D.nev == 1 && D.ev[0].subtype == TRACE_TO_OVERLAY, "TO_OVERLAY trace");
+	/* the node's VXLAN packets (to TUNNEL_PORT) claim no SNAT port */
+	{
+		struct pkt_opts o = { .smac = MAC_NODE, .dmac = MAC_PEER, .saddr = open_node_ip,
+				      .daddr = htonl(0xc0a83203), .proto = IPPROTO_UDP, .sport = 40200, .dport = 8472 };
+		struct ct_key4 k = { .saddr = htonl(0xc0a83203), .daddr = open_node_ip, .sport = htons(8472),
+				     .dport = htons(40200), .nexthdr = IPPROTO_UDP };
+		struct nat4_entry ne;
+		uint8_t pkt[PKT_MAX];
+		size_t len = build_pkt(pkt, &o);
+
+		CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK, "to_netdev VXLAN");
+		CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) != 0, "no claim for VXLAN");
+	}
 	bpf_map_delete_elem(bpf_object__find_map_fd_by_name(D.obj, "cilium_tunnel_map"), &tk);
 	bpf_object__close(h.obj);
 }
@@ -1143,6 +1157,21 @@ static void test_host_snat_range_local_ports(void)
 	len = build_pkt(pkt, &o);
 	CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK, "to_netdev");
 	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) != 0, "no row below the range");
+	/* a stale NodePort row on the port: a later ACK of the node leaves it, a new SYN takes it over */
+	k.dport = htons(40101);
+	ne = (struct nat4_entry){ .to_addr = CLIENT_IP(), .to_port = htons(40999) };
+	REQUIRE(bpf_map_update_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne, BPF_ANY) == 0, "stale row");
+	o = (struct pkt_opts){ .smac = MAC_NODE, .dmac = MAC_PEER, .saddr = open_node_ip, .daddr = REMOTE(34),
+			       .proto = IPPROTO_TCP, .sport = 40101, .dport = 8080, .tcp_flags = TCP_ACK };
+	len = build_pkt(pkt, &o);
+	CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK, "to_netdev");
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == CLIENT_IP(),
+	      "an ACK does not take a NodePort row over");
+	o.tcp_flags = TCP_SYN;
+	len = build_pkt(pkt, &o);
+	CHECK(run_prog(&D, h.to_fd, pkt, len, if_a, &r) == 0 && r.ret == TC_ACT_OK, "to_netdev");
+	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == open_node_ip &&
+	      ne.to_port == htons(40101), "the node's SYN takes the stale row over");
 	bpf_object__close(h.obj);
 }
 
