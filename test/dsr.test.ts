@@ -151,10 +151,10 @@ for (const mode of ['dsr', 'hybrid'] as const) {
       expect(res.errors).toEqual([]);
       expect(res.names).toEqual(Array(10).fill('b2'));
       const after = counters(client);
-      // every connection's SYN-ACK, greeting and FIN at least, all from node 2; nothing from node 1
-      expect(after['tcp-from-node2']! - before['tcp-from-node2']!).toBeGreaterThanOrEqual(30);
+      // every connection's SYN-ACK and greeting at least, all from node 2; nothing from node 1
+      expect(after['tcp-from-node2']! - before['tcp-from-node2']!).toBeGreaterThanOrEqual(2 * 10);
       expect(after['tcp-from-node1']! - before['tcp-from-node1']!).toBe(0);
-      // no SNAT on node 1: its NAT table has no row for these connections, node 2 tracked the client itself
+      // no SNAT on node 1: node 2 tracked the client's own address
       expect(n2.ctList().some((e) => String(e['source']).startsWith(`${ul.ip(9)}:`) && String(e['destination']) === `${backend.ip}:8080`)).toBe(true);
     });
 
