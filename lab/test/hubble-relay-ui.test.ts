@@ -10,32 +10,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readState } from '../src/state.js';
 import { LabCluster, REPO, type Obj } from './lib/lab-cluster.js';
 
 const c = new LabCluster('hr');
 const root = REPO;
 const hubbleBin = join(root, 'bin', 'hubble');
 const relayBin = join(root, 'bin', 'hubble-relay');
-const labName = c.name;
-const { lab, run, kubectl, getJson, waitFor } = c;
+const { run, kubectl, getJson, waitFor } = c;
 let testRelay: ChildProcess | undefined;
 const podsReady = (selector: string, want: number): Obj[] | undefined => c.podsReady(selector, want);
 
-function netnsOf(node: string): string {
-  const n = readState(labName)?.nodes.find((x) => x.name === node);
-  if (!n) throw new Error(`no node ${node} in lab ${labName}`);
-  return n.netns.startsWith('/') ? n.netns : `/run/netns/${n.netns}`;
-}
-
 /** bin/hubble in a node's netns. */
 function hubbleIn(node: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return lab(['exec', '--name', labName, node, '--', process.execPath, hubbleBin, ...args]);
+  return c.exec(node, [process.execPath, hubbleBin, ...args]);
 }
 
 /** curl in a node's netns: body and HTTP code. */
 function curlIn(node: string, url: string): { code: string; body: string } {
-  const r = lab(['exec', '--name', labName, node, '--', 'curl', '-sS', '--max-time', '15', '-o', '-', '-w', '\n%{http_code}', url]);
+  const r = c.exec(node, ['curl', '-sS', '--max-time', '15', '-o', '-', '-w', '\n%{http_code}', url]);
   const lines = r.stdout.split('\n');
   const code = lines.pop() ?? '';
   return { code, body: lines.join('\n') + (r.status !== 0 ? r.stderr : '') };
@@ -69,10 +61,9 @@ describe('Hubble Relay and UI on a 2-node lab', () => {
   });
 
   it("node1's peer service lists both agents: a relay pointed at it connects to both", async () => {
-    const s = readState(labName)!;
-    const node1 = s.nodes.find((n) => n.name === 'node1')!;
+    const node1 = c.node('node1');
     // nsenter exec()s node: the pid is the relay's (killed in afterAll)
-    testRelay = spawn('nsenter', [`--net=${netnsOf('node1')}`, process.execPath, relayBin, 'serve', '--peer-service', `${node1.ip}:4244`, '--listen-address', '127.0.0.1:34245', '--retry-timeout', '1s', '--dial-timeout', '3s'], { stdio: 'ignore' });
+    testRelay = spawn('nsenter', [`--net=${c.netnsPath('node1')}`, process.execPath, relayBin, 'serve', '--peer-service', `${node1.ip}:4244`, '--listen-address', '127.0.0.1:34245', '--retry-timeout', '1s', '--dial-timeout', '3s'], { stdio: 'ignore' });
     const st = await waitFor('the test relay: 2 connected nodes', () => {
       const x = hubbleIn('node1', ['status', '--server', '127.0.0.1:34245', '-o', 'json']);
       if (x.status !== 0) return undefined;

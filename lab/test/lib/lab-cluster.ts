@@ -88,6 +88,9 @@ export class LabCluster {
   /** `cilium-lab exec --name <lab> <target> -- argv`. */
   exec = (target: string, argv: string[], timeoutMs = 120_000): Run => this.lab(['exec', '--name', this.name, target, '--', ...argv], timeoutMs);
 
+  /** A shell script in a lab target (node1, default/client1): `cilium-lab exec ... -- sh -c script`. */
+  sh = (target: string, script: string, timeoutMs = 120_000): Run => this.exec(target, ['sh', '-c', script], timeoutMs);
+
   run = (cmd: string, args: string[], o: { allowFail?: boolean; timeoutMs?: number; input?: string } = {}): Run => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', env: this.env, timeout: o.timeoutMs ?? 300_000, maxBuffer: 64 << 20, cwd: REPO, ...(o.input !== undefined ? { input: o.input } : {}) });
     if (!o.allowFail && r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}\n${r.stdout}`);
@@ -107,6 +110,12 @@ export class LabCluster {
     const n = readState(this.name)?.nodes.find((x) => x.name === name);
     if (!n) throw new Error(`no node ${name} in lab ${this.name}`);
     return n;
+  };
+
+  /** A node's netns as a path (for nsenter --net=). */
+  netnsPath = (name: string): string => {
+    const ns = this.node(name).netns;
+    return ns.startsWith('/') ? ns : `/run/netns/${ns}`;
   };
 
   /** The last lines of kube-system containers' logs on every node (`pattern`: <pod-name-glob>). */
