@@ -7,8 +7,9 @@
 // Service finds the pool exhausted (cilium.io/IPAMRequestSatisfied=False out_of_ips and a Warning Event)
 // and gets the IP a deleted Service frees; the pool's cilium.io/IPs* conditions count right; an overlapping
 // newer pool is cilium.io/PoolConflict=True; a Service turned ClusterIP gives its IP back; a new operator
-// leader rebuilds the allocations from the Services' status and moves nothing. Needs root, bin/ and the
-// upstream binaries (lab/build-upstream.sh).
+// leader rebuilds the allocations from the Services' status and moves nothing; removing the last pool takes
+// the IPs back (no_pool) and a new pool hands out IPs again. Needs root, bin/ and the upstream binaries
+// (lab/build-upstream.sh).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readState } from '../src/state.js';
 import { LabCluster, type Obj, type Run } from './lib/lab-cluster.js';
@@ -224,5 +225,20 @@ describe('LB-IPAM: CiliumLoadBalancerIPPool -> Services of type LoadBalancer', (
       expect(ingressOf(svcOf(n)), n).toEqual(b.ips);
       expect(condOf(svcOf(n))?.lastTransitionTime, n).toBe(b.since);
     }
+  });
+
+  it('removing the last pool takes its IPs back (no_pool); a new pool gives IPs again', async () => {
+    kubectl('delete', 'ciliumloadbalancerippools.cilium.io', 'lbi-pool', '--wait=true');
+    await waitFor('lb-e, lb-req, lb-sh1: no ingress, condition no_pool', () =>
+      ['lb-e', 'lb-req', 'lb-sh1'].every((n) => {
+        const s = svcOf(n);
+        return ingressOf(s).length === 0 && condOf(s)?.status === 'False' && condOf(s)?.reason === 'no_pool';
+      }));
+    apply({ apiVersion: 'cilium.io/v2', kind: 'CiliumLoadBalancerIPPool', metadata: { name: 'lbi-pool2' }, spec: { blocks: [{ cidr: `172.30.${labIndex}.220/30` }] } });
+    // Oldest first: lb-sh1 and lb-sh2 share the first IP, lb-e gets the next; lb-req asks for an IP no pool has.
+    const got = await Promise.all(['lb-sh1', 'lb-sh2', 'lb-e'].map((n) => waitFor(`${n}: an IP again`, () => ingressOf(svcOf(n))[0])));
+    expect(got).toEqual([ip(220), ip(220), ip(221)]);
+    await poolCounts('lbi-pool2', 4, 2, 2);
+    expect(condOf(svcOf('lb-req'))).toMatchObject({ status: 'False', reason: 'no_pool', message: `No pool exists with a CIDR containing '${ip(213)}'` });
   });
 });

@@ -1,15 +1,17 @@
-// LB-IPAM controller (leader only): watches Services and CiliumLoadBalancerIPPools; after both informers
-// synced, and after every change (coalesced), computes the whole allocation with planLbIpam (from the
-// Services' current status.loadBalancer.ingress, so a restart moves nothing) and writes the difference:
+// LB-IPAM controller (leader only): watches CiliumLoadBalancerIPPools and, while at least one exists,
+// Services. After every change (coalesced) it computes the whole allocation with planLbIpam from the
+// Services' current status.loadBalancer.ingress (so a new leader moves nothing) and writes the difference:
 // - Service status (JSON patch of /status on the status subresource): loadBalancer.ingress and the
 //   cilium.io/IPAMRequestSatisfied condition; a Warning Event when a Service cannot be satisfied (reason and
 //   message as the condition), a Normal Event when it gets its IPs;
 // - pool status: cilium.io/PoolConflict, cilium.io/IPsTotal, cilium.io/IPsAvailable, cilium.io/IPsUsed (the
 //   counts in the message, status Unknown, reason noreason, as Cilium writes them), cilium.io/InvalidSpec for
 //   blocks that cannot be parsed.
-// Dormant while no pool exists (as Cilium): Services are not touched then. A Service that stops being ours
-// (type changed, foreign loadBalancerClass) loses the ingress and condition we wrote. Failed writes are
-// retried on the next change or the periodic resync.
+// Dormant while no pool exists (as Cilium): the Service informer starts with the first pool (allocation waits
+// for its first list) and stops after the last pool goes (Services holding its IPs lose them first, as with
+// any pool removal); Services are not touched meanwhile. A Service that stops being ours (type changed,
+// foreign loadBalancerClass) loses the ingress and condition we wrote. Failed writes are retried a second
+// later; a full pass also runs every resyncMs.
 import { hostname } from 'node:os';
 import {
   Informer, isNotFound, Resources, type CiliumLoadBalancerIPPool, type KubeClient, type MetaCondition, type ObjectMeta,
@@ -79,7 +81,8 @@ export class LbIpamController {
   readonly #client: KubeClient;
   readonly #log: Logger;
   readonly #opts: LbIpamControllerOptions;
-  readonly #svcs: Informer<ServiceWire>;
+  /** Watches Services while at least one pool exists. */
+  #svcs: Informer<ServiceWire> | undefined;
   readonly #pools: Informer<CiliumLoadBalancerIPPool>;
   #ready = false;
   #stopped = false;
@@ -100,21 +103,22 @@ export class LbIpamController {
     this.#client = client;
     this.#log = o.log;
     this.#opts = o;
-    const logger = { debug: (x: object, m: string) => o.log.debug(x, m), warn: (x: object, m: string) => o.log.warn(x, m) };
-    this.#svcs = new Informer<ServiceWire>(client, Resources.Service, { logger });
-    this.#pools = new Informer<CiliumLoadBalancerIPPool>(client, Resources.CiliumLoadBalancerIPPool, { logger });
-    const h = { onAdd: () => this.#schedule(), onUpdate: () => this.#schedule(), onDelete: () => this.#schedule() };
-    this.#svcs.on(h);
-    this.#pools.on(h);
+    this.#pools = new Informer<CiliumLoadBalancerIPPool>(client, Resources.CiliumLoadBalancerIPPool, { logger: this.#informerLog() });
+    this.#pools.on(this.#handlers);
+  }
+
+  readonly #handlers = { onAdd: () => this.#schedule(), onUpdate: () => this.#schedule(), onDelete: () => this.#schedule() };
+
+  #informerLog(): { debug(x: object, m: string): void; warn(x: object, m: string): void } {
+    return { debug: (x, m) => this.#log.debug(x, m), warn: (x, m) => this.#log.warn(x, m) };
   }
 
   async start(): Promise<void> {
-    this.#svcs.start();
     this.#pools.start();
-    await Promise.race([Promise.all([this.#svcs.synced, this.#pools.synced]), this.#stoppedP]);
+    await Promise.race([this.#pools.synced, this.#stoppedP]);
     if (this.#stopped) return;
     this.#ready = true;
-    this.#log.info({ pools: this.#pools.list().length, services: this.#svcs.list().length }, 'LB-IPAM: informers synced');
+    this.#log.info({ pools: this.#pools.list().length }, 'LB-IPAM: pools synced');
     this.#schedule(0);
     this.#timer = setInterval(() => this.#schedule(0), this.#opts.resyncMs ?? 30_000);
   }
@@ -124,7 +128,7 @@ export class LbIpamController {
     this.#onStop();
     if (this.#timer) clearInterval(this.#timer);
     if (this.#debounce) clearTimeout(this.#debounce);
-    await Promise.all([this.#svcs.stop(), this.#pools.stop()]);
+    await Promise.all([this.#svcs?.stop(), this.#pools.stop()]);
     await this.#running;
   }
 
@@ -185,15 +189,8 @@ export class LbIpamController {
     return p.status?.conditions ?? [];
   }
 
-  async #reconcile(): Promise<void> {
-    const pools = this.#pools.list();
-    const svcs = this.#svcs.list();
-    if (pools.length === 0) {
-      // Dormant (no pool): release nothing, touch nothing; Services keep whatever status they have.
-      this.#last = undefined;
-      return;
-    }
-    const inputs: LbServiceInput[] = svcs.map((s) => ({
+  #input(s: ServiceWire): LbServiceInput {
+    return {
       namespace: s.metadata.namespace ?? '',
       name: s.metadata.name,
       creationTimestamp: s.metadata.creationTimestamp,
@@ -208,8 +205,46 @@ export class LbIpamController {
       externalTrafficPolicy: s.spec?.externalTrafficPolicy,
       selector: s.spec?.selector,
       ingressIPs: (this.#svcStatus(s)?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
-    }));
-    const plan = planLbIpam(pools.map((p) => ({ name: p.metadata.name, creationTimestamp: p.metadata.creationTimestamp, spec: p.spec ?? {} })), inputs, this.#opts);
+    };
+  }
+
+  async #reconcile(): Promise<void> {
+    const pools = this.#pools.list();
+    if (pools.length === 0) {
+      this.#last = undefined;
+      if (!this.#svcs) return; // dormant
+      // The last pool went: Services with our condition lose their LB-IPAM IPs (no_pool), as when any
+      // pool goes; then dormant (Services no longer watched, and not touched until a pool exists again).
+      const svcs = this.#svcs.list();
+      const plan = planLbIpam([], svcs.map((s) => this.#input(s)), this.#opts);
+      const retryBefore = this.#retry;
+      this.#retry = false;
+      for (const s of svcs) {
+        if (this.#stopped) return;
+        const sp = plan.services.get(`${s.metadata.namespace ?? ''}/${s.metadata.name}`);
+        if (sp && (this.#svcStatus(s)?.conditions ?? []).some((c) => c.type === SVC_CONDITION)) await this.#syncService(s, sp);
+      }
+      if (this.#retry) return; // a write failed: try again before going dormant
+      this.#retry = retryBefore;
+      const informer = this.#svcs;
+      this.#svcs = undefined;
+      this.#writtenSvc.clear();
+      await informer.stop();
+      this.#log.info('LB-IPAM: no pool left; dormant (Services no longer watched)');
+      return;
+    }
+    if (!this.#svcs) {
+      const svcs = new Informer<ServiceWire>(this.#client, Resources.Service, { logger: this.#informerLog() });
+      svcs.on(this.#handlers);
+      this.#svcs = svcs;
+      svcs.start();
+      // Allocate only with every Service's current status known: never hand out an IP a Service holds.
+      await Promise.race([svcs.synced, this.#stoppedP]);
+      if (this.#stopped) return;
+      this.#log.info({ pools: pools.length, services: svcs.list().length }, 'LB-IPAM: a pool exists; Services synced');
+    }
+    const svcs = this.#svcs.list();
+    const plan = planLbIpam(pools.map((p) => ({ name: p.metadata.name, creationTimestamp: p.metadata.creationTimestamp, spec: p.spec ?? {} })), svcs.map((s) => this.#input(s)), this.#opts);
     this.#last = plan;
     for (const s of svcs) {
       if (this.#stopped) return;
