@@ -329,6 +329,7 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 		ret = lb4_xlate(skb, &p, 1, NODE_IP, nat_port);
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+		skb->mark = (skb->mark & ~MARK_MAGIC_MASK) | MARK_MAGIC_SNAT_DONE;
 	}
 	return host_forward(skb, &p, &res, &eps, len);
 }
@@ -346,9 +347,10 @@ int cil_from_netdev(struct __sk_buff *skb)
  * range (Linux's ephemeral ports overlap it, as in Cilium): claim the port
  * with an identity row {remote -> NODE_IP:port} -> NODE_IP:port in
  * cilium_snat_v4_ext (BPF_NOEXIST), so NodePort SNAT never picks it for that
- * remote and host_rev_snat leaves the replies to the stack. A row that maps
- * elsewhere is a NodePort SNAT connection (this packet, forwarded by
- * cil_from_netdev), or a stale one that a new node connection (TCP SYN)
+ * remote and host_rev_snat leaves the replies to the stack. Packets
+ * cil_from_netdev SNATed and forwarded (MARK_MAGIC_SNAT_DONE) are skipped.
+ * A row that maps
+ * elsewhere is a NodePort SNAT connection, or a stale one that a new node connection (TCP SYN)
  * takes over; UDP of the node that collides with a live one stays hijacked
  * (Cilium re-maps the node's port instead).
  */
@@ -358,7 +360,9 @@ static __always_inline void host_claim_local_port(struct __sk_buff *skb)
 	struct ct_key4 ikey = {};
 	struct nat4_entry *cur, ie = {};
 
-	if (!NODE_IP || ipv4_parse(skb, &p) || p.saddr != NODE_IP || p.frag == PKT4_FRAG_LATER)
+	if (!NODE_IP || (skb->mark & MARK_MAGIC_MASK) == MARK_MAGIC_SNAT_DONE)
+		return;         /* a NodePort packet cil_from_netdev SNATed: not the node's */
+	if (ipv4_parse(skb, &p) || p.saddr != NODE_IP || p.frag == PKT4_FRAG_LATER)
 		return;
 	if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || !snat_port_in_range(bpf_ntohs(p.sport)))
 		return;

@@ -6,6 +6,7 @@
 //           client directly, from the frontend's address: the client sees node1:port as its peer, and every
 //           reply reaches it from node 2's MAC (nftables counters in the client netns), none from node 1's.
 //   hybrid: TCP as dsr, UDP SNATed through node 1 (its replies come from node 1's MAC).
+//   snat:   (the default, for comparison) everything goes back through node 1.
 // And in tunnel mode kube-proxy-replacement=strict refuses DSR, naming the reason.
 // Needs `make build` (bpf_lxc.o and bpf_host.o with DSR) and nft.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -64,7 +65,10 @@ function counters(netns: string): Record<string, number> {
   return out;
 }
 
-for (const mode of ['dsr', 'hybrid'] as const) {
+const MODE_WORD = { dsr: 'DSR', hybrid: 'Hybrid', snat: 'SNAT' } as const;
+for (const mode of ['dsr', 'hybrid', 'snat'] as const) {
+  const tcpDsr = mode !== 'snat';
+  const udpDsr = mode === 'dsr';
   describe.skipIf(!hostHasDsr() || !haveNft)(`NodePort with bpf-lb-mode=${mode} across two nodes (native routing)`, () => {
     let ul: Underlay;
     let n1: TestNode;
@@ -137,28 +141,30 @@ for (const mode of ['dsr', 'hybrid'] as const) {
       return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ManyResult;
     };
 
-    it(`reports Mode: ${mode === 'dsr' ? 'DSR' : 'Hybrid'} (healthz and cilium-dbg status)`, async () => {
+    it(`reports Mode: ${MODE_WORD[mode]} (healthz and cilium-dbg status)`, async () => {
       const k = (await n1.agent.healthz())['kube-proxy-replacement'] as KubeProxyReplacementStatus;
-      expect(k.features.nodePort).toMatchObject({ enabled: true, mode: mode === 'dsr' ? 'DSR' : 'Hybrid' });
+      expect(k.features.nodePort).toMatchObject({ enabled: true, mode: MODE_WORD[mode] });
       const r = spawnSync(process.execPath, [DBG_BIN, '-H', `unix://${n1.socketPath}`, 'status'], { encoding: 'utf8', timeout: 20_000 });
       expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`Mode:\\s+${mode === 'dsr' ? 'DSR' : 'Hybrid'}\\n`));
+      expect(r.stdout).toMatch(new RegExp(`Mode:\\s+${MODE_WORD[mode]}\\n`));
     });
 
-    it('TCP: the client reaches the backend on node 2 through node 1; the replies come from node 2 with the frontend as source', () => {
+    it(`TCP: the client reaches the backend on node 2 through node 1; the replies come from node ${tcpDsr ? 2 : 1} with the frontend as source`, () => {
       const before = counters(client);
       const res = run('many', 30090, 10);
       expect(res.errors).toEqual([]);
       expect(res.names).toEqual(Array(10).fill('b2'));
       const after = counters(client);
-      // every connection's SYN-ACK and greeting at least, all from node 2; nothing from node 1
-      expect(after['tcp-from-node2']! - before['tcp-from-node2']!).toBeGreaterThanOrEqual(2 * 10);
-      expect(after['tcp-from-node1']! - before['tcp-from-node1']!).toBe(0);
-      // no SNAT on node 1: node 2 tracked the client's own address
-      expect(n2.ctList().some((e) => String(e['source']).startsWith(`${ul.ip(9)}:`) && String(e['destination']) === `${backend.ip}:8080`)).toBe(true);
+      // every connection's SYN-ACK and greeting at least, all from one node, nothing from the other
+      const [direct, via] = tcpDsr ? ['tcp-from-node2', 'tcp-from-node1'] : ['tcp-from-node1', 'tcp-from-node2'];
+      expect(after[direct]! - before[direct]!).toBeGreaterThanOrEqual(2 * 10);
+      expect(after[via]! - before[via]!).toBe(0);
+      // DSR: no SNAT on node 1, node 2 tracked the client's own address; SNAT: node 2 saw node 1's
+      const fromClient = n2.ctList().some((e) => String(e['source']).startsWith(`${ul.ip(9)}:`) && String(e['destination']) === `${backend.ip}:8080`);
+      expect(fromClient).toBe(tcpDsr);
     });
 
-    it(`UDP: ${mode === 'dsr' ? 'DSR too (the option on every datagram)' : 'SNAT through node 1 (hybrid)'}; the client's peer is the frontend`, () => {
+    it(`UDP: ${udpDsr ? 'DSR too (the option on every datagram)' : 'SNAT through node 1'}; the client's peer is the frontend`, () => {
       const before = counters(client);
       const res = run('udp', 30091, 6);
       expect(res.errors).toEqual([]);
@@ -167,7 +173,7 @@ for (const mode of ['dsr', 'hybrid'] as const) {
       const after = counters(client);
       const via1 = after['udp-from-node1']! - before['udp-from-node1']!;
       const via2 = after['udp-from-node2']! - before['udp-from-node2']!;
-      if (mode === 'dsr') expect({ via1, via2 }).toEqual({ via1: 0, via2: 6 });
+      if (udpDsr) expect({ via1, via2 }).toEqual({ via1: 0, via2: 6 });
       else expect({ via1, via2 }).toEqual({ via1: 6, via2: 0 });
     });
   });

@@ -305,6 +305,9 @@ struct dsr_opt_v4 {
  * (CILIUM_POST_nat, -m mark ! --mark 0xa00/0xf00) leaves them alone. */
 #define MARK_MAGIC_SKIP_MASQ 0x0a00
 #define MARK_MAGIC_MASK      0x0f00
+/* skb->mark of a NodePort packet bpf_host SNATed and forwarded (Cilium's
+ * MARK_MAGIC_SNAT_DONE): cil_to_netdev does not take it for the node's own. */
+#define MARK_MAGIC_SNAT_DONE 0x0300
 
 /* Timeouts (Cilium's defaults), seconds */
 #define CT_LIFETIME_TCP     21600

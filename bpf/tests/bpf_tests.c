@@ -206,17 +206,22 @@ struct run {
 	int ret;                /* program return code */
 	uint8_t out[PKT_MAX];
 	uint32_t out_len;
+	uint32_t mark;          /* skb->mark after the program */
 };
+
+/* skb->mark the next run_prog() calls start with (0 unless a test sets it). */
+static uint32_t run_mark_in;
 
 /* Runs a program on one frame as if it arrived on ifindex; collects the events. */
 static int run_prog(struct dp *d, int prog_fd, const uint8_t *pkt, size_t len, int ifindex,
 		    struct run *r)
 {
-	struct __sk_buff skb = { .ifindex = ifindex };
+	struct __sk_buff skb = { .ifindex = ifindex, .mark = run_mark_in }, skb_out = {};
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		    .data_in = pkt, .data_size_in = len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out),
 		    .ctx_in = &skb, .ctx_size_in = sizeof(skb),
+		    .ctx_out = &skb_out, .ctx_size_out = sizeof(skb_out),
 		    .repeat = 1);
 	int err;
 
@@ -225,6 +230,7 @@ static int run_prog(struct dp *d, int prog_fd, const uint8_t *pkt, size_t len, i
 		return -errno;
 	r->ret = o.retval;
 	r->out_len = o.data_size_out;
+	r->mark = skb_out.mark;
 	ring_buffer__consume(d->rb);
 	return 0;
 }

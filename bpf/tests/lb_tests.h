@@ -897,6 +897,19 @@ static void test_host_nodeport_remote(void)
 	CHECK(frame_csums_ok(r.out, r.out_len), "checksums after DNAT + SNAT");
 	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_PEER, 6) && r.out[14 + 8] == 63,
 	      "forwarded by FIB to the other node: ret %d", r.ret);
+	CHECK((r.mark & MARK_MAGIC_MASK) == MARK_MAGIC_SNAT_DONE, "MARK_MAGIC_SNAT_DONE: mark %#x", r.mark);
+	/* the forwarded SYN leaving the device: cil_to_netdev keeps the NodePort row */
+	{
+		struct run t;
+		struct ct_key4 ik = { .saddr = REMOTE(30), .daddr = open_node_ip, .sport = htons(8080),
+				      .dport = htons(nat_port), .nexthdr = IPPROTO_TCP };
+
+		run_mark_in = r.mark;
+		CHECK(run_prog(&D, h.to_fd, r.out, r.out_len, if_a, &t) == 0 && t.ret == TC_ACT_OK, "to_netdev");
+		run_mark_in = 0;
+		CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &ik, &ne) == 0 && ne.to_addr == CLIENT_IP(),
+		      "the forwarded SYN did not take its own NodePort row");
+	}
 	k = (struct ct_key4){ .saddr = CLIENT_IP(), .daddr = REMOTE(30), .sport = htons(40002), .dport = htons(8080),
 			      .nexthdr = IPPROTO_TCP };
 	CHECK(bpf_map_lookup_elem(lb_fd(&D, "cilium_snat_v4_ext"), &k, &ne) == 0 && ne.to_addr == open_node_ip &&
