@@ -213,6 +213,8 @@ interface Range {
   used: Map<bigint, SvcState[]>;
   /** Disabled (spec.disabled) or conflicting: no new allocations. */
   closed: boolean;
+  /** No free IP below this one (nothing is freed during a plan, so the lowest free IP only grows). */
+  cursor: bigint;
   selector: LabelSelector | undefined;
 }
 
@@ -303,7 +305,7 @@ export function planLbIpam(poolsIn: LbPoolInput[], servicesIn: LbServiceInput[],
           reserved.add(from.n);
           reserved.add(to.n);
         }
-        own.push({ pool: p.name, v6: from.v6, from: from.n, to: to.n, reserved, used: new Map(), closed: p.spec.disabled === true, selector: p.spec.serviceSelector });
+        own.push({ pool: p.name, v6: from.v6, from: from.n, to: to.n, reserved, used: new Map(), closed: p.spec.disabled === true, cursor: from.n, selector: p.spec.serviceSelector });
       }
     } catch (e) {
       const err = e as LbIpamError;
@@ -444,8 +446,9 @@ export function planLbIpam(poolsIn: LbPoolInput[], servicesIn: LbServiceInput[],
       let got = false;
       for (const r of accepted) {
         if (r.closed || r.v6 !== v6 || !selectorMatches(r.selector, sv.labels)) continue;
-        let n = r.from;
+        let n = r.cursor;
         while (n <= r.to && (r.used.has(n) || r.reserved.has(n))) n++;
+        r.cursor = n;
         if (n > r.to) {
           full = true;
           continue;

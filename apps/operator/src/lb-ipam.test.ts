@@ -192,6 +192,18 @@ describe('planLbIpam', () => {
     expect(planLbIpam(pools, [svc('none')], { defaultIpam: false }).services.get('default/none')?.responsible).toBe(false);
   });
 
+  it('many Services: each gets a distinct IP, in order, around the ones already held', () => {
+    const held = new Set(['10.0.0.3', '10.0.1.0']);
+    const svcs = Array.from({ length: 3000 }, (_, i) => svc(`s${i}`, i === 10 ? { ingressIPs: ['10.0.0.3'] } : i === 20 ? { ingressIPs: ['10.0.1.0'] } : {}));
+    const p = planLbIpam([pool('big', { blocks: [{ cidr: '10.0.0.0/16' }] })], svcs);
+    const ips = [...p.services.values()].map((s) => s.ips[0]!);
+    expect(new Set(ips).size).toBe(3000);
+    expect(p.services.get('default/s0')?.ips).toEqual(['10.0.0.0']);
+    expect(p.services.get('default/s3')?.ips).toEqual(['10.0.0.4']);
+    for (const h of held) expect(ips.filter((x) => x === h)).toHaveLength(1);
+    expect(p.pools.get('big')).toMatchObject({ used: 3000n, available: 65536n - 3000n });
+  });
+
   it('IP families: IPv6-only Services get IPv6, dual-stack both (when enabled)', () => {
     const pools = [pool('p', { blocks: [{ cidr: '10.0.0.0/24' }, { cidr: '2004::/64' }] })];
     const p = planLbIpam(pools, [svc('v6', { ipFamilies: ['IPv6'] }), svc('ds', { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' })], { ipv4: true, ipv6: true });
