@@ -349,10 +349,9 @@ int cil_from_netdev(struct __sk_buff *skb)
  * cilium_snat_v4_ext (BPF_NOEXIST), so NodePort SNAT never picks it for that
  * remote and host_rev_snat leaves the replies to the stack. Packets
  * cil_from_netdev SNATed and forwarded (MARK_MAGIC_SNAT_DONE) are skipped.
- * A row that maps
- * elsewhere is a NodePort SNAT connection, or a stale one that a new node connection (TCP SYN)
- * takes over; UDP of the node that collides with a live one stays hijacked
- * (Cilium re-maps the node's port instead).
+ * A row that maps elsewhere is a NodePort SNAT connection, or a stale one
+ * that a new node connection (TCP SYN) takes over; node UDP that collides
+ * with a live one stays hijacked (Cilium re-maps the node's port instead).
  */
 static __always_inline void host_claim_local_port(struct __sk_buff *skb)
 {
