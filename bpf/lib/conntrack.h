@@ -155,7 +155,7 @@ static __always_inline void ct_update4(struct ct_entry *e, int dir, const struct
 			     (f & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN)) {
 			e->tx_flags_seen = 0;
 			e->rx_flags_seen = 0;
-			e->flags &= ~CT_F_SEEN_REPLY;
+			e->flags &= ~(CT_F_SEEN_REPLY | CT_F_DSR);   /* DSR: set again if the new SYN is one */
 			nstate = state = CT_TCP_SYN_SENT;
 		}
 

@@ -1122,6 +1122,26 @@ static void test_lxc_dsr_backend(void)
 	      ntohl(out_daddr(&r)));
 	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_CLIENT, 6), "reply forwarded to the client: ret %d", r.ret);
 
+	/* the port reused, after the DSR connection closed, by a connection without the option */
+	{
+		struct ct_key4 ck = { .saddr = CLIENT_IP(), .daddr = IP_B, .sport = htons(40030), .dport = htons(8080),
+				      .nexthdr = IPPROTO_TCP };
+
+		REQUIRE(bpf_map_lookup_elem(D.ct_fd, &ck, &e) == 0, "CT entry");
+		e.state = CT_TCP_CLOSE;
+		REQUIRE(bpf_map_update_elem(D.ct_fd, &ck, &e, BPF_ANY) == 0, "CT update");
+		o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = NODE_MAC_B, .saddr = CLIENT_IP(), .daddr = IP_B,
+				       .proto = IPPROTO_TCP, .sport = 40030, .dport = 8080, .tcp_flags = TCP_SYN };
+		len = build_pkt(pkt, &o);
+		CHECK(run_prog(&D, D.to_fd, pkt, len, if_b, &r) == 0 && r.ret == TC_ACT_OK, "to_container");
+		CHECK(bpf_map_lookup_elem(D.ct_fd, &ck, &e) == 0 && !(e.flags & CT_F_DSR), "CT_F_DSR cleared on reuse");
+		o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = CLIENT_IP(),
+				       .proto = IPPROTO_TCP, .sport = 8080, .dport = 40030, .tcp_flags = TCP_SYN | TCP_ACK };
+		len = build_pkt(pkt, &o);
+		CHECK(run_prog(&D, D.from_fd, pkt, len, if_b, &r) == 0 && out_saddr(&r) == IP_B && out_sport(&r) == 8080,
+		      "reply of the reused port untouched: %08x:%u", ntohl(out_saddr(&r)), out_sport(&r));
+	}
+
 	/* a connection that came without the option: its reply keeps the pod's address */
 	o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = NODE_MAC_B, .saddr = CLIENT_IP(), .daddr = IP_B,
 			       .proto = IPPROTO_TCP, .sport = 40031, .dport = 8080, .tcp_flags = TCP_SYN };
