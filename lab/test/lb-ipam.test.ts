@@ -12,7 +12,7 @@
 // (lab/build-upstream.sh).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readState } from '../src/state.js';
-import { LabCluster, type Obj, type Run } from './lib/lab-cluster.js';
+import { LabCluster, type Obj } from './lib/lab-cluster.js';
 
 const c = new LabCluster('lb');
 const { apply, getJson, kubectl } = c;
@@ -61,9 +61,8 @@ const poolCounts = (name: string, total: number, available: number, used: number
     return p['cilium.io/IPsTotal']?.message === String(total) && p['cilium.io/IPsAvailable']?.message === String(available) && p['cilium.io/IPsUsed']?.message === String(used) ? p : undefined;
   });
 
-function sh(target: string, script: string, timeoutMs = 120_000): Run {
-  return c.lab(['exec', '--name', c.name, target, '--', 'sh', '-c', script], timeoutMs);
-}
+/** Runs a shell script in a lab target (node1, default/client1) through `cilium-lab exec`. */
+const sh = c.sh;
 
 /** From each target: the first answer may take a while (agents programming), then 4 new connections must all answer. */
 async function reach(targets: string[], url: string, backends: Set<string>): Promise<string[]> {

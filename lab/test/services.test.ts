@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readState } from '../src/state.js';
-import { LabCluster, REPO, type Obj, type Run } from './lib/lab-cluster.js';
+import { LabCluster, REPO, type Obj } from './lib/lab-cluster.js';
 
 const c = new LabCluster('sv');
 const root = REPO;
@@ -25,9 +25,7 @@ const waitFor = <T>(what: string, fn: () => T | undefined | false | Promise<T | 
 const podsReady = (ns: string, selector: string, want: number): Obj[] | undefined => c.podsReady(selector, want, ns);
 
 /** Runs a shell script in a lab target (node1, default/client1) through `cilium-lab exec`. */
-function sh(target: string, script: string, timeoutMs = 120_000): Run {
-  return lab(['exec', '--name', labName, target, '--', 'sh', '-c', script], timeoutMs);
-}
+const sh = c.sh;
 
 /** One HTTP GET with curl from a target: { ok, body, rc, err }. */
 function curl(target: string, url: string, maxTime = 5): { ok: boolean; body: string; rc: number; err: string } {
