@@ -62,6 +62,40 @@ describe('--config-dir (the cilium-config ConfigMap)', () => {
     expect(r.ignored).toEqual(['identity-allocation-mode']);
   });
 
+  it('maps the kube-proxy replacement keys (partial sub-features, LB algorithm and mode, NodePort range, cgroup root)', () => {
+    const r = configMapToSettings({
+      'kube-proxy-replacement': 'partial',
+      'enable-node-port': 'true',
+      'enable-host-port': 'false',
+      'enable-external-ips': 'true',
+      'enable-host-reachable-services': 'false',
+      'host-reachable-services-protos': 'tcp,udp',
+      'bpf-lb-sock': 'false',
+      'bpf-lb-algorithm': 'maglev',
+      'bpf-lb-mode': 'hybrid',
+      'node-port-range': '30000,32000',
+      'cgroup-root': '/run/cilium/cgroupv2',
+      'bpf-lb-maglev-table-size': '16381',
+    });
+    expect(r.settings).toEqual({
+      kubeProxyReplacement: 'partial',
+      enableNodePort: true,
+      enableHostPort: false,
+      enableExternalIps: true,
+      enableHostReachableServices: false,
+      bpfLbSock: false,
+      bpfLbAlgorithm: 'maglev',
+      bpfLbMode: 'hybrid',
+      nodePortRange: '30000-32000',
+      cgroupRoot: '/run/cilium/cgroupv2',
+    });
+    expect(r.unknown).toEqual([]);
+    expect(() => configMapToSettings({ 'bpf-lb-algorithm': 'roundrobin' })).toThrowError(/"bpf-lb-algorithm".*random or maglev/);
+    expect(() => configMapToSettings({ 'bpf-lb-mode': 'tunnel' })).toThrowError(/"bpf-lb-mode".*snat, dsr or hybrid/);
+    expect(() => configMapToSettings({ 'node-port-range': '32767-30000' })).toThrowError(/"node-port-range"/);
+    expect(() => configMapToSettings({ 'bpf-lb-maglev-table-size': '65521' })).toThrowError(/16381/);
+  });
+
   it('maps the 1.10 tunnel key (disabled -> native, vxlan -> tunnel); routing-mode wins when both are there', () => {
     expect(configMapToSettings({ tunnel: 'disabled' }).settings).toEqual({ routingMode: 'native' });
     expect(configMapToSettings({ tunnel: 'vxlan' }).settings).toEqual({ routingMode: 'tunnel', tunnelProtocol: 'vxlan' });

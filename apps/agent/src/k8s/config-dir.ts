@@ -74,6 +74,17 @@ const PASSTHROUGH: Record<string, { key: string; type: 'string' | 'int' | 'bool'
   'hubble-socket-path': { key: 'hubbleSocketPath', type: 'string' },
   'hubble-listen-address': { key: 'hubbleListenAddress', type: 'string' },
   'enable-ipv4-masquerade': { key: 'enableIpv4Masquerade', type: 'bool' },
+  // kube-proxy replacement (Helm: kubeProxyReplacement, nodePort.*, hostPort.*, externalIPs.*, hostServices.*,
+  // socketLB.*, loadBalancer.*, cgroup.hostRoot)
+  'enable-node-port': { key: 'enableNodePort', type: 'bool' },
+  'enable-host-port': { key: 'enableHostPort', type: 'bool' },
+  'enable-external-ips': { key: 'enableExternalIps', type: 'bool' },
+  'enable-host-reachable-services': { key: 'enableHostReachableServices', type: 'bool' },
+  'bpf-lb-sock': { key: 'bpfLbSock', type: 'bool' },
+  'enable-session-affinity': { key: 'enableSessionAffinity', type: 'bool' },
+  'bpf-lb-maglev-hash-seed': { key: 'bpfLbMaglevHashSeed', type: 'string' },
+  'bpf-lb-sock-detach-on-shutdown': { key: 'bpfLbSockDetachOnShutdown', type: 'bool' },
+  'cgroup-root': { key: 'cgroupRoot', type: 'string' },
 };
 
 export interface ConfigDirResult {
@@ -172,6 +183,25 @@ export function configMapToSettings(map: Record<string, string>): ConfigDirResul
         s['kubeProxyReplacement'] = m;
         break;
       }
+      case 'bpf-lb-algorithm':
+        if (v !== 'random' && v !== 'maglev') throw bad(key, v, 'random or maglev');
+        s['bpfLbAlgorithm'] = v;
+        break;
+      case 'bpf-lb-mode':
+        if (v !== 'snat' && v !== 'dsr' && v !== 'hybrid') throw bad(key, v, 'snat, dsr or hybrid');
+        s['bpfLbMode'] = v;
+        break;
+      case 'node-port-range': {
+        const m = /^(\d{1,5})[-,](\d{1,5})$/.exec(v);
+        const [lo, hi] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+        if (!m || lo < 1 || hi > 65535 || lo > hi) throw bad(key, v, '"min-max" with 1 <= min <= max <= 65535, e.g. 30000-32767');
+        s['nodePortRange'] = `${lo}-${hi}`;
+        break;
+      }
+      case 'bpf-lb-maglev-table-size':
+        // The Maglev table size is fixed by the datapath's map layout (LB_MAGLEV_LUT_SIZE).
+        if (v !== '16381') throw new ConfigDirError(`cilium-config key "bpf-lb-maglev-table-size" is ${v}: this datapath's Maglev tables have 16381 entries`, 'remove maglev.tableSize (or set it to 16381)', key);
+        break;
       case 'devices':
         s['devices'] = v.split(/[\s,]+/).filter(Boolean);
         break;
