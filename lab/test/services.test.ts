@@ -134,12 +134,17 @@ describe('kube-proxy replacement on a 2-node lab', () => {
       'kubeProxyReplacement=true',
       // The lab's default, VXLAN; SERVICES_E2E_ROUTING=native runs the same cases with native routing.
       `routingMode=${process.env['SERVICES_E2E_ROUTING'] ?? 'tunnel'}`,
+      // through cilium-config bpf-lb-algorithm: the agents pick backends with Maglev (socket LB hashes the
+      // socket cookie, so connections still spread)
+      'loadBalancer.algorithm=maglev',
       // no `devices`: the agents detect the node address's device (eth0) and attach bpf_host there, which
       // serves NodePort / ExternalIPs / LoadBalancer from other nodes
     ]);
     await waitFor('2 agent pods Ready', () => podsReady('kube-system', 'k8s-app=cilium', 2), 300_000);
     const st = JSON.parse(lab(['exec', '--name', labName, 'node1', '--', 'curl', '-sS', '--unix-socket', `${nodeOf('node1').dir}/run-cilium/cilium.sock`, 'http://localhost/v1/healthz']).stdout) as Record<string, unknown>;
-    expect((st['kube-proxy-replacement'] as { mode?: string } | undefined)?.mode).toBe('true');
+    const kpr = st['kube-proxy-replacement'] as { mode?: string; features?: { nodePort?: { algorithm?: string } } } | undefined;
+    expect(kpr?.mode).toBe('true');
+    expect(kpr?.features?.nodePort?.algorithm).toBe('Maglev');
 
     apply({
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'svc-echo', namespace: 'default' },
