@@ -368,6 +368,27 @@ describe('ServiceManager', () => {
     m3.stop();
   });
 
+  it('the state file alone (maps wiped) gives back every service with its id, source and spec', () => {
+    clearMaps();
+    const stateFile = join(dir, `services-${randomBytes(2).toString('hex')}.json`);
+    const m1 = mgr({ stateFile });
+    const a = m1.upsertService(clusterIp('10.96.8.11', 80, [{ ip: '10.0.10.11', port: 80 }, { ip: '10.0.10.12', port: 80, state: 'terminating' }], { name: 'web2', namespace: 'default' }), 'k8s');
+    const b = m1.upsertService({ ...clusterIp('10.96.8.12', 53, [{ ip: '10.0.10.13', port: 53 }]), id: 4321 }, 'api');
+    const before = m1.list().map((x) => ({ ...x, spec: { ...x.spec, 'backend-addresses': x.spec['backend-addresses'].map(({ id: _id, ...rest }) => rest) } }));
+    m1.stop();
+    clearMaps();
+    const m2 = mgr({ stateFile });
+    expect(m2.restore()).toEqual({ services: 2, fromMaps: 0 });
+    expect(m2.get(b.id)?.spec.id).toBe(4321);
+    expect(m2.get(a.id)?.spec.flags.name).toBe('web2');
+    const after = m2.list().map((x) => ({ ...x, spec: { ...x.spec, 'backend-addresses': x.spec['backend-addresses'].map(({ id: _id, ...rest }) => rest) } }));
+    expect(after).toEqual(before);
+    // and the k8s sync that follows finds nothing to change
+    expect(m2.syncAll([clusterIp('10.96.8.11', 80, [{ ip: '10.0.10.11', port: 80 }, { ip: '10.0.10.12', port: 80, state: 'terminating' }], { name: 'web2', namespace: 'default' })], 'k8s')).toEqual({ updated: 0, deleted: 0 });
+    m2.stop();
+    clearMaps();
+  });
+
   it('without the LB maps: keeps and lists services, says they are not programmed', () => {
     const m = new ServiceManager({ maps: {}, nodeName: 'n', algorithm: 'random', mode: 'snat', kpr, log });
     const r = m.upsertService(clusterIp('10.96.9.1', 80, [{ ip: '10.0.11.1', port: 80 }]));
