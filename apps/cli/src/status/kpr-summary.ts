@@ -18,7 +18,9 @@ export function kprSummary(config: Record<string, string> | undefined): string {
   };
   const features: string[] = [];
   if (on('enable-node-port')) {
-    const lbMode = (config['bpf-lb-mode'] ?? 'snat').toUpperCase();
+    // the API's NodePort mode words (SNAT, DSR, Hybrid), as cilium-dbg status prints them
+    const m = (config['bpf-lb-mode'] ?? 'snat').toLowerCase();
+    const lbMode = m === 'hybrid' ? 'Hybrid' : m.toUpperCase();
     const algo = (config['bpf-lb-algorithm'] ?? 'random') === 'maglev' ? 'Maglev' : 'Random';
     features.push(`NodePort (${lbMode}, ${config['node-port-range']?.replace(',', '-') ?? '30000-32767'}, ${algo})`);
   }
