@@ -36,6 +36,8 @@
  *       cilium_tunnel_map) or by FIB lookup out of the device.
  *     - no usable backend: DROP_NO_SERVICE (flow + metric) and an ICMP port
  *       unreachable back out of the device.
+ *  1b. An ICMP error quoting a SNATed NodePort connection (host_icmp_rev_snat):
+ *     un-SNAT + reverse NAT of the outer header and the quote, to the client.
  *  Anything else passes (TC_ACT_OK) without an event: this device carries
  *  the node's own traffic and the tunnel's underlay.
  *
@@ -228,6 +230,80 @@ static __always_inline int host_rev_snat(struct __sk_buff *skb, struct pkt4 *p, 
 	return host_forward(skb, p, &res, &eps, len);
 }
 
+/*
+ * 1b. An ICMP error about a SNATed NodePort connection (from the backend, or
+ * from a router between this node and the backend: "fragmentation needed",
+ * "time exceeded"), addressed to NODE_IP and quoting NODE_IP:nat_port ->
+ * backend. Un-SNAT: outer destination and the quote's source back to the
+ * client; reverse NAT: the quote's destination back to the frontend, and the
+ * outer source too when it is the backend; forwarded to the client by FIB,
+ * traced as RELATED. Returns -1 if p is none.
+ */
+static __always_inline int host_icmp_rev_snat(struct __sk_buff *skb, struct pkt4 *p, __u32 len)
+{
+	struct ev_eps eps = {};
+	struct ct_result res = { .ev_state = EV_CT_RELATED, .report = 1 };
+	struct ct_key4 inner, ikey = {}, okey = {};
+	struct nat4_entry *nat;
+	struct ct_entry *e;
+	struct lb4_reverse_nat *rn;
+	__u32 client, backend;
+	__u16 client_port, rev_nat_index;
+	int ret;
+
+	if (!NODE_IP || p->daddr != NODE_IP)
+		return -1;
+	if (ipv4_icmp_inner_tuple(skb, p, &inner) < 0)
+		return -1;
+	if (inner.saddr != NODE_IP || (inner.nexthdr != IPPROTO_TCP && inner.nexthdr != IPPROTO_UDP) ||
+	    !snat_port_in_range(bpf_ntohs(inner.sport)))
+		return -1;
+	/* the reply key of the mapping: backend -> NODE_IP:nat_port */
+	ikey.saddr = inner.daddr;
+	ikey.daddr = NODE_IP;
+	ikey.sport = inner.dport;
+	ikey.dport = inner.sport;
+	ikey.nexthdr = inner.nexthdr;
+	nat = bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey);
+	if (!nat)
+		return -1;
+	/* a connection the node itself opened: the stack's */
+	if (nat->to_addr == NODE_IP && nat->to_port == inner.sport)
+		return -1;
+	client = nat->to_addr;
+	client_port = nat->to_port;
+	backend = inner.daddr;
+
+	ret = lb4_xlate(skb, p, 0, client, 0);
+	if (!ret)
+		ret = lb4_icmp_inner_xlate(skb, p, 1, client, client_port);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_INGRESS, p, &eps);
+
+	okey.saddr = client;
+	okey.daddr = backend;
+	okey.sport = client_port;
+	okey.dport = inner.dport;
+	okey.nexthdr = inner.nexthdr;
+	e = bpf_map_lookup_elem(&cilium_ct4_glob, &okey);
+	if (e) {
+		rev_nat_index = e->rev_nat_index;
+		rn = rev_nat_index ? bpf_map_lookup_elem(&cilium_lb4_reverse_nat, &rev_nat_index) : NULL;
+		if (rn) {
+			__u32 fe_addr = rn->address ? rn->address : NODE_IP;
+
+			ret = lb4_icmp_inner_xlate(skb, p, 0, fe_addr, rn->port);
+			if (!ret && p->saddr == backend)
+				ret = lb4_xlate(skb, p, 1, fe_addr, 0);
+			if (unlikely(ret))
+				return send_drop(skb, ret, EV_DIR_INGRESS, p, &eps);
+		}
+	} else {
+		res.ev_state = EV_CT_NONE;
+	}
+	return host_forward(skb, p, &res, &eps, len);
+}
+
 static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 {
 	struct pkt4 p = {};
@@ -248,6 +324,10 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 	/* Not ours to judge: malformed packets go to the stack as they would without us. */
 	if (ipv4_parse(skb, &p))
 		return TC_ACT_OK;
+	if (unlikely(p.icmp_error)) {
+		ret = host_icmp_rev_snat(skb, &p, len);
+		return ret >= 0 ? ret : TC_ACT_OK;
+	}
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return TC_ACT_OK;
 	if (unlikely(p.frag == PKT4_FRAG_LATER))

@@ -117,6 +117,13 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
 		rev_natted = 1;
+	} else if (unlikely(res.ev_state == EV_CT_RELATED && res.rev_nat_index && res.related_orig)) {
+		/* A local backend's ICMP error about a client's packet (e.g.
+		 * port unreachable): the client must see the frontend in it. */
+		ret = lb4_icmp_rev_nat(skb, &p, res.rev_nat_index);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+		rev_natted = 1;
 	} else if (unlikely(res.ev_state == EV_CT_REPLY && (res.ct_flags & CT_F_DSR))) {
 		/* A backend answering a DSR NodePort client (the request came
 		 * from the LB node with the frontend in an IPv4 option): the
@@ -240,6 +247,14 @@ static __always_inline int handle_ipv4_to_lxc(struct __sk_buff *skb)
 		 * elsewhere, reply through the stack): source back to the frontend. */
 		if (res.rev_nat_index && res.ev_state == EV_CT_REPLY) {
 			ret = lb4_rev_nat(skb, &p, res.rev_nat_index);
+			if (unlikely(ret))
+				return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+		}
+		/* An ICMP error about a packet this pod sent to a service backend
+		 * (from the backend, or "fragmentation needed" / "time exceeded"
+		 * from a router on the way): the quote back to the frontend. */
+		if (unlikely(res.ev_state == EV_CT_RELATED && res.rev_nat_index && res.related_orig)) {
+			ret = lb4_icmp_rev_nat(skb, &p, res.rev_nat_index);
 			if (unlikely(ret))
 				return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
 		}

@@ -84,6 +84,12 @@ static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
 	}
+	/* An ICMP error about a packet the pod sent to such a backend. */
+	if (unlikely(res.ev_state == EV_CT_RELATED && res.rev_nat_index && res.related_orig)) {
+		ret = lb4_icmp_rev_nat(skb, &p, res.rev_nat_index);
+		if (unlikely(ret))
+			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	}
 
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;

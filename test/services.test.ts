@@ -38,6 +38,19 @@ const LB_MAPS = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4
 const haveLxcLb = objectHas('bpf_lxc.o', { maps: LB_MAPS });
 const haveSockLb = objectHas('bpf_sock.o', { maps: LB_MAPS, programs: ['cil_sock4_connect', 'cil_sock4_sendmsg', 'cil_sock4_recvmsg', 'cil_sock4_getpeername'] });
 
+/** A connected UDP socket (node -e, args: host port): one datagram, prints {"code"} of the error it gets
+ * (ECONNREFUSED once an ICMP port unreachable quoting its own tuple comes back), or {"name"} of an answer. */
+const UDP_CONNECTED_CLIENT = `
+import { createSocket } from 'node:dgram';
+const [host, port] = process.argv.slice(1);
+const s = createSocket('udp4');
+const done = (o) => { process.stdout.write(JSON.stringify(o) + '\\n'); process.exit(0); };
+setTimeout(() => done({ code: 'TIMEOUT' }), 5000);
+s.on('error', (e) => done({ code: e.code ?? e.message }));
+s.on('message', (m) => done({ name: m.toString() }));
+s.connect(Number(port), host, () => s.send('ping', (e) => { if (e) done({ code: e.code ?? e.message }); }));
+`;
+
 interface ManyResult {
   names: string[];
   errors: Array<{ code: string; ms: number }>;
@@ -371,6 +384,27 @@ describe.skipIf(!haveLxcLb)('services: per-packet LB in bpf_lxc (kube-proxy repl
   });
 
   lbSuite(() => bed, 'per-packet');
+
+  it('an ICMP port unreachable from a backend reaches the client from the VIP, quoting the VIP: a connected UDP socket gets ECONNREFUSED', async () => {
+    // the backend port has no listener (svc-backend listens on 8080 only); without the translation the
+    // client's stack finds no socket for an error quoting the backend and the datagram just goes unanswered
+    await bed.node.agent.servicePut(12, {
+      ...bed.spec(54, { protocol: 'UDP' }),
+      'backend-addresses': [{ ip: bed.backends[0]!.ip, port: 9999, state: 'active', nodeName: bed.node.netnsName }],
+    });
+    const r = spawnSync('nsenter', [`--net=${bed.client.netnsPath}`, process.execPath, '--input-type=module', '-e', UDP_CONNECTED_CLIENT, bed.vip, '54'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ code: 'ECONNREFUSED' });
+    const icmp = bed.node
+      .observe(300)
+      .map((x) => x['flow'] as Record<string, unknown>)
+      .filter((f) => JSON.stringify(f['l4'] ?? {}).includes('ICMPv4') && (f['IP'] as Record<string, string> | undefined)?.['destination'] === bed.client.ip);
+    expect(icmp.length).toBeGreaterThanOrEqual(1);
+    // the flow shows the translated error: from the VIP, not from the backend
+    expect(icmp.map((f) => (f['IP'] as Record<string, string>)['source'])).toContain(bed.vip);
+    expect(icmp.map((f) => (f['IP'] as Record<string, string>)['source'])).not.toContain(bed.backends[0]!.ip);
+    await bed.node.agent.serviceDelete(12);
+  });
 });
 
 describe.skipIf(!haveLxcLb)('services: per-packet LB with --bpf-lb-algorithm maglev', () => {

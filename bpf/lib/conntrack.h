@@ -28,6 +28,8 @@ struct ct_result {
 	__u16 rev_nat_index;    /* the entry's: != 0 on a service connection (reverse NAT of replies) */
 	__u8  ct_flags;         /* the entry's CT_F_* (0 when untracked or new) */
 	__u64 expires;          /* the entry's deadline after this packet (0: untracked) */
+	__u8  related_orig;     /* RELATED: the quoted packet went in the entry's original direction
+				 * (an error about a packet the originator sent, on its way back to it) */
 };
 
 static __always_inline __u32 ct_tcp_lifetime(__u8 state)
@@ -66,26 +68,39 @@ static __always_inline void ct_key_reverse(struct ct_key4 *r, const struct ct_ke
 }
 
 /* ICMP errors belong to the connection of the packet they quote: RELATED if
- * it is tracked, untracked otherwise. Never creates an entry. */
+ * it is tracked, untracked otherwise. Never creates an entry. res gets the
+ * entry's rev_nat_index and flags, and related_orig says which way the quoted
+ * packet went (lb4_icmp_rev_nat translates errors about a client's packet to a
+ * service backend). */
 static __always_inline void ct_icmp_related(struct __sk_buff *skb, const struct pkt4 *p,
 					    struct ct_result *res)
 {
 	struct ct_key4 inner, rev;
+	struct ct_entry *e;
 
 	res->report = 1;
 	res->ev_state = EV_CT_NONE;
 	res->rev_nat_index = 0;
 	res->ct_flags = 0;
 	res->expires = 0;
+	res->related_orig = 0;
 	if (ipv4_icmp_inner_tuple(skb, p, &inner) < 0)
 		return;
-	if (bpf_map_lookup_elem(&cilium_ct4_glob, &inner)) {
+	e = bpf_map_lookup_elem(&cilium_ct4_glob, &inner);
+	if (e) {
 		res->ev_state = EV_CT_RELATED;
+		res->rev_nat_index = e->rev_nat_index;
+		res->ct_flags = e->flags;
+		res->related_orig = 1;
 		return;
 	}
 	ct_key_reverse(&rev, &inner);
-	if (bpf_map_lookup_elem(&cilium_ct4_glob, &rev))
+	e = bpf_map_lookup_elem(&cilium_ct4_glob, &rev);
+	if (e) {
 		res->ev_state = EV_CT_RELATED;
+		res->rev_nat_index = e->rev_nat_index;
+		res->ct_flags = e->flags;
+	}
 }
 
 static __always_inline int ct_create4(const struct ct_key4 *key, const struct pkt4 *p, __u32 len,

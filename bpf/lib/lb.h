@@ -326,6 +326,145 @@ static __always_inline int lb4_icmp_unreach(struct __sk_buff *skb, const struct 
 	return 0;
 }
 
+/*
+ * ICMP errors about translated connections (Cilium: the "related" handling of
+ * ct_lookup4 and __snat_v4_rev_nat). An ICMP DEST_UNREACH / TIME_EXCEEDED /
+ * PARAMETERPROB quotes the IPv4 header + at least 8 L4 bytes of the packet
+ * that caused it, as that packet was when it met the problem (after DNAT /
+ * SNAT). Before the error reaches the client, the quote must read as what the
+ * client sent, or the client's stack finds no socket for it (and ignores a
+ * port unreachable, a "fragmentation needed", ...).
+ */
+
+/* One's complement: check (as stored) after adding diff (a bpf_csum_diff sum). */
+static __always_inline __u16 csum_apply(__u16 check, __u64 diff)
+{
+	__u64 s = (__u16)~check + diff;
+
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+struct icmp_inner4 {
+	struct iphdr ip;
+	__u8 l4[8];
+};                              /* 28 bytes: the quote's IPv4 header (no options) + ports */
+
+/*
+ * Rewrites the source (is_src) or destination address and port of the
+ * packet quoted by the ICMP error p (TCP/UDP quotes only; an inner header
+ * with IP options is left alone): inner IPv4 checksum recomputed, inner
+ * TCP/UDP checksum updated where the quote holds it (UDP: 0 stays 0), and
+ * the outer ICMP checksum updated for every byte changed. The outer header is
+ * not touched. Returns 0 (also when there is nothing to do) or DROP_WRITE_ERROR.
+ */
+static __always_inline int lb4_icmp_inner_xlate(struct __sk_buff *skb, const struct pkt4 *p, int is_src,
+						__u32 addr, __u16 port)
+{
+	struct icmp_inner4 old, new;
+	__u32 off = p->l4_off + 8;
+	__u32 l4_off = off + sizeof(struct iphdr);
+	__u32 old_addr;
+	__u16 check, icheck;
+	__u32 tcp_csum[1];
+	__s64 d, icmp_diff, l4_diff;
+	int has_tcp_csum = 0;
+
+	if (bpf_skb_load_bytes(skb, off, &old, sizeof(old)) < 0)
+		return 0;
+	if (old.ip.version != 4 || old.ip.ihl != 5)
+		return 0;
+	if (old.ip.protocol != IPPROTO_TCP && old.ip.protocol != IPPROTO_UDP)
+		return 0;
+	new = old;
+	if (is_src) {
+		old_addr = old.ip.saddr;
+		new.ip.saddr = addr;
+		*(__u16 *)&new.l4[0] = port;
+	} else {
+		old_addr = old.ip.daddr;
+		new.ip.daddr = addr;
+		*(__u16 *)&new.l4[2] = port;
+	}
+	new.ip.check = 0;
+	d = bpf_csum_diff(NULL, 0, (__be32 *)&new.ip, sizeof(new.ip), 0);
+	if (d < 0)
+		return DROP_WRITE_ERROR;
+	new.ip.check = csum_fold32(d);
+
+	/* inner L4 checksum: pseudo-header address + the port word */
+	l4_diff = bpf_csum_diff((__be32 *)&old_addr, 4, (__be32 *)&addr, 4, 0);
+	d = bpf_csum_diff((__be32 *)&old.l4[0], 4, (__be32 *)&new.l4[0], 4, 0);
+	if (l4_diff < 0 || d < 0)
+		return DROP_WRITE_ERROR;
+	l4_diff += d;
+	if (old.ip.protocol == IPPROTO_UDP) {
+		check = *(__u16 *)&old.l4[6];
+		if (check) {
+			check = csum_apply(check, l4_diff);
+			*(__u16 *)&new.l4[6] = check ? check : 0xffff;
+		}
+	} else if (bpf_skb_load_bytes(skb, l4_off + 16, tcp_csum, 4) == 0) {
+		/* the TCP checksum is quoted (Linux quotes up to 576 bytes) */
+		has_tcp_csum = 1;
+	}
+
+	icmp_diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&new, sizeof(new), 0);
+	if (icmp_diff < 0)
+		return DROP_WRITE_ERROR;
+	if (has_tcp_csum) {
+		__u32 ntcp = tcp_csum[0];
+
+		*(__u16 *)&ntcp = csum_apply(*(__u16 *)&ntcp, l4_diff);
+		d = bpf_csum_diff(tcp_csum, 4, &ntcp, 4, 0);
+		if (d < 0)
+			return DROP_WRITE_ERROR;
+		icmp_diff += d;
+		if (bpf_skb_store_bytes(skb, l4_off + 16, &ntcp, 4, BPF_F_RECOMPUTE_CSUM) < 0)
+			return DROP_WRITE_ERROR;
+	}
+	if (bpf_skb_store_bytes(skb, off, &new, sizeof(new), BPF_F_RECOMPUTE_CSUM) < 0)
+		return DROP_WRITE_ERROR;
+	if (bpf_skb_load_bytes(skb, p->l4_off + 2, &icheck, 2) < 0)
+		return DROP_WRITE_ERROR;
+	icheck = csum_apply(icheck, icmp_diff);
+	if (bpf_skb_store_bytes(skb, p->l4_off + 2, &icheck, 2, BPF_F_RECOMPUTE_CSUM) < 0)
+		return DROP_WRITE_ERROR;
+	return 0;
+}
+
+/*
+ * An ICMP error about a packet a client sent to a service backend (CT
+ * RELATED, res->related_orig, the entry has rev_nat_index): the quote's
+ * destination backend:port becomes the frontend, and the outer source too
+ * when it is the backend itself (a router's address, e.g. "fragmentation
+ * needed" on the way, stays). Updates p. Returns 0 or DROP_WRITE_ERROR.
+ */
+static __always_inline int lb4_icmp_rev_nat(struct __sk_buff *skb, struct pkt4 *p, __u16 rev_nat_index)
+{
+	struct lb4_reverse_nat *rn = bpf_map_lookup_elem(&cilium_lb4_reverse_nat, &rev_nat_index);
+	struct ct_key4 inner;
+	__u32 fe_addr;
+	__u16 fe_port;
+	int ret;
+
+	if (!rn)
+		return 0;
+	if (ipv4_icmp_inner_tuple(skb, p, &inner) < 0)
+		return 0;
+	fe_addr = rn->address ? rn->address : (NODE_IP ? NODE_IP : inner.daddr);
+	fe_port = rn->port;
+	ret = lb4_icmp_inner_xlate(skb, p, 0, fe_addr, fe_port);
+	if (ret)
+		return ret;
+	if (p->saddr == inner.daddr)
+		return lb4_xlate(skb, p, 1, fe_addr, 0);
+	return 0;
+}
+
 /* What lb4_local decided, for lb4_ct_svc_commit. */
 struct lb4_ctx {
 	struct ct_key4 skey;            /* the CT service entry's key */

@@ -1433,6 +1433,7 @@ out:
 }
 
 #include "lb_tests.h"
+#include "icmp_frag_tests.h"
 
 /* ---------------------------------------------------------------- main */
 
@@ -1482,6 +1483,8 @@ static const struct test tests[] = {
 	{ "host_snat_range_local_ports", test_host_snat_range_local_ports },
 	{ "host_no_backend_and_passthrough", test_host_no_backend },
 	{ "sock_lb_live", test_sock_lb_live },
+	{ "lb_icmp_error_rev_nat", test_lb_icmp_error_rev_nat },
+	{ "host_icmp_error_rev_snat", test_host_icmp_error_rev_snat },
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
