@@ -330,7 +330,13 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 	}
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return TC_ACT_OK;
-	if (unlikely(p.frag == PKT4_FRAG_LATER))
+	/* Fragments: the first records the datagram's ports, later ones get
+	 * them (fragment tracking on) and are translated like the first; a
+	 * later one whose first was not seen is dropped, as in Cilium. */
+	ret = ipv4_frag_ports(&p);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	if (unlikely(!pkt4_has_ports(&p)))
 		return TC_ACT_OK;
 
 	ret = host_rev_snat(skb, &p, len);
@@ -353,7 +359,7 @@ static __always_inline int handle_ipv4_from_netdev(struct __sk_buff *skb)
 	if (unlikely(ret)) {
 		int verdict = send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
 
-		if (ret == DROP_NO_SERVICE && lb4_icmp_unreach(skb, &p) == 0)
+		if (ret == DROP_NO_SERVICE && p.frag != PKT4_FRAG_LATER && lb4_icmp_unreach(skb, &p) == 0)
 			return bpf_redirect(skb->ifindex, 0);
 		return verdict;
 	}

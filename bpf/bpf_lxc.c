@@ -41,7 +41,7 @@ static __always_inline int lb4_drop_no_service(struct __sk_buff *skb, int reason
 {
 	int verdict = send_drop(skb, reason, EV_DIR_EGRESS, p, eps);
 
-	if (reason == DROP_NO_SERVICE && lb4_icmp_unreach(skb, p) == 0)
+	if (reason == DROP_NO_SERVICE && p->frag != PKT4_FRAG_LATER && lb4_icmp_unreach(skb, p) == 0)
 		return bpf_redirect(skb->ifindex, 0);
 	return verdict;
 }
@@ -73,7 +73,12 @@ static __always_inline int handle_ipv4_from_lxc(struct __sk_buff *skb)
 	eps.src_ep = src->ep_id;
 	eps.src_sec_id = src->sec_id;
 
-	if (unlikely(p.frag == PKT4_FRAG_LATER))
+	/* Later fragments: the ports their first fragment recorded (fragment
+	 * tracking), else they cannot be tracked. */
+	ret = ipv4_frag_ports(&p);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_EGRESS, &p, &eps);
+	if (unlikely(!pkt4_has_ports(&p)))
 		return send_drop(skb, DROP_FRAG_NOT_SUPPORTED, EV_DIR_EGRESS, &p, &eps);
 	if (unlikely(!is_tracked_l4(p.proto)))
 		return send_drop(skb, DROP_CT_UNKNOWN_PROTO, EV_DIR_EGRESS, &p, &eps);
@@ -238,8 +243,11 @@ static __always_inline int handle_ipv4_to_lxc(struct __sk_buff *skb)
 		eps.dst_sec_id = dst->sec_id;
 	}
 
-	/* Later fragments and other protocols from the host pass untracked. */
-	if (likely(p.frag != PKT4_FRAG_LATER && is_tracked_l4(p.proto))) {
+	/* Later fragments (unless fragment tracking has their first's ports)
+	 * and other protocols from the host pass untracked. */
+	if (unlikely(ipv4_frag_ports(&p)))
+		p.frag_ports = 0;
+	if (likely(pkt4_has_ports(&p) && is_tracked_l4(p.proto))) {
 		ret = ct_process4(skb, &p, 0, eps.dst_ep, 0, &res);
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);

@@ -69,7 +69,10 @@ static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
 	eps.dst_ep = dst->ep_id;
 	eps.dst_sec_id = dst->sec_id;
 
-	if (unlikely(p.frag == PKT4_FRAG_LATER))
+	ret = ipv4_frag_ports(&p);
+	if (unlikely(ret))
+		return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);
+	if (unlikely(!pkt4_has_ports(&p)))
 		return send_drop(skb, DROP_FRAG_NOT_SUPPORTED, EV_DIR_INGRESS, &p, &eps);
 	if (unlikely(!is_tracked_l4(p.proto)))
 		return send_drop(skb, DROP_CT_UNKNOWN_PROTO, EV_DIR_INGRESS, &p, &eps);
@@ -115,7 +118,9 @@ static __always_inline int handle_ipv4_from_overlay(struct __sk_buff *skb)
 	return bpf_redirect_peer(ifindex, 0);
 
 to_host:
-	if (likely(p.frag != PKT4_FRAG_LATER && is_tracked_l4(p.proto))) {
+	if (unlikely(ipv4_frag_ports(&p)))
+		p.frag_ports = 0;
+	if (likely(pkt4_has_ports(&p) && is_tracked_l4(p.proto))) {
 		ret = ct_process4(skb, &p, 0, 0, 0, &res);
 		if (unlikely(ret))
 			return send_drop(skb, ret, EV_DIR_INGRESS, &p, &eps);

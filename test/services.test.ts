@@ -51,6 +51,23 @@ s.on('message', (m) => done({ name: m.toString() }));
 s.connect(Number(port), host, () => s.send('ping', (e) => { if (e) done({ code: e.code ?? e.message }); }));
 `;
 
+/** One UDP datagram of <size> bytes from an unconnected socket (node -e, args: host port size): prints
+ * {"len", "name", "peer"} of the answer (the backend echoes "<name>:<datagram>"), or {"code"}. */
+const UDP_BIG_CLIENT = `
+import { createSocket } from 'node:dgram';
+const [host, port, size] = process.argv.slice(1);
+const s = createSocket('udp4');
+const done = (o) => { process.stdout.write(JSON.stringify(o) + '\\n'); process.exit(0); };
+setTimeout(() => done({ code: 'TIMEOUT' }), 5000);
+s.on('error', (e) => done({ code: e.code ?? e.message }));
+s.on('message', (m, r) => {
+  const i = m.indexOf(58);
+  const body = m.subarray(i + 1);
+  done({ name: m.subarray(0, i).toString(), len: body.length, intact: body.every((b, j) => b === 97 + (j % 26)), peer: r.address + ':' + r.port });
+});
+s.send(Buffer.from(Array.from({ length: Number(size) }, (_, j) => 97 + (j % 26))), Number(port), host, (e) => { if (e) done({ code: e.code ?? e.message }); });
+`;
+
 interface ManyResult {
   names: string[];
   errors: Array<{ code: string; ms: number }>;
@@ -404,6 +421,24 @@ describe.skipIf(!haveLxcLb)('services: per-packet LB in bpf_lxc (kube-proxy repl
     expect(icmp.map((f) => (f['IP'] as Record<string, string>)['source'])).toContain(bed.vip);
     expect(icmp.map((f) => (f['IP'] as Record<string, string>)['source'])).not.toContain(bed.backends[0]!.ip);
     await bed.node.agent.serviceDelete(12);
+  });
+
+  it('a 4000-byte UDP datagram to the ClusterIP (IP fragments: later ones carry no ports) arrives whole and the reply comes from the VIP', async () => {
+    await bed.node.agent.servicePut(13, bed.spec(55, { protocol: 'UDP' }));
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync('nsenter', [`--net=${bed.client.netnsPath}`, process.execPath, '--input-type=module', '-e', UDP_BIG_CLIENT, bed.vip, '55', '4000'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+      expect(res).toMatchObject({ len: 4000, intact: true, peer: `${bed.vip}:55` });
+      expect(['b1', 'b2', 'b3']).toContain(res['name']);
+    }
+    // no fragment was dropped on the way
+    const drops = bed.node
+      .observe(300)
+      .map((x) => x['flow'] as Record<string, unknown>)
+      .filter((f) => f['verdict'] === 'DROPPED' && /FRAGMENT/.test(String(f['drop_reason_desc'])));
+    expect(drops).toEqual([]);
+    await bed.node.agent.serviceDelete(13);
   });
 });
 

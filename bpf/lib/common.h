@@ -29,6 +29,8 @@
 /* cilium_lb4_maglev      HASH __u16 rev_nat_index -> lb4_maglev (backend ids, LB_MAGLEV_LUT_SIZE)    */
 /* cilium_lb4_sk_rnat     LRU_HASH lb4_sk_rnat_key -> lb4_sk_rnat_val (socket LB: UDP recvmsg rev-NAT) */
 /* cilium_snat_v4_ext     LRU_HASH ct_key4 -> nat4_entry (NodePort SNAT to remote backends, both ways) */
+/* cilium_ipv4_frag_datagrams LRU_HASH ipv4_frag_id -> ipv4_frag_l4ports (ports of fragmented datagrams) */
+/*   (the kernel keeps "cilium_ipv4_fra"; the pin has the full name) */
 
 #define ENDPOINT_MAP_SIZE 65535
 #define CT_MAP_SIZE       262144
@@ -43,6 +45,7 @@
 #define LB_MAGLEV_MAP_SIZE   65536
 #define LB_SK_RNAT_MAP_SIZE  262144
 #define SNAT_MAP_SIZE        131072
+#define IPV4_FRAG_MAP_SIZE   8192       /* Cilium's CILIUM_IPV4_FRAG_MAP_MAX_ENTRIES */
 
 struct endpoint_key {
 	__u32 ip4;              /* pod IPv4, network order */
@@ -299,6 +302,27 @@ struct dsr_opt_v4 {
 	__u32 addr;             /* frontend address, network order */
 };                              /* 8 bytes */
 
+/*
+ * IPv4 fragment tracking (Cilium's enable-ipv4-fragment-tracking, rodata
+ * ENABLE_IPV4_FRAGMENTS): only the first fragment of a TCP/UDP datagram
+ * carries the ports. bpf_lxc, bpf_overlay and bpf_host record them keyed by
+ * the datagram (addresses as on the wire, IP id, protocol) and give them to
+ * the later fragments, which are then load-balanced, tracked and (reverse)
+ * NATed like the first (addresses only: they hold no L4 header). A later
+ * fragment whose first was not seen is dropped with DROP_FRAG_NOT_FOUND.
+ */
+struct ipv4_frag_id {
+	__u32 daddr;            /* network order */
+	__u32 saddr;
+	__u16 id;               /* IP identification, network order */
+	__u8  proto;
+	__u8  pad;
+};                              /* 12 bytes */
+struct ipv4_frag_l4ports {
+	__u16 sport;            /* network order */
+	__u16 dport;
+};                              /* 4 bytes */
+
 /* skb->mark that bpf_lxc puts on packets it hands to the stack which answer a
  * connection the pod did not open (CT REPLY, e.g. a backend answering a
  * NodePort client SNATed by another node): the node's masquerading rule
@@ -350,6 +374,7 @@ struct dsr_opt_v4 {
 #define DROP_FRAG_NOT_SUPPORTED   157
 #define DROP_NO_SERVICE           158   /* service has no backend (Hubble: SERVICE_BACKEND_NOT_FOUND) */
 #define DROP_UNSUPPORTED_L2       166
+#define DROP_FRAG_NOT_FOUND       175   /* a later IPv4 fragment whose first was not seen (Hubble: FIRST_LOGICAL_DATAGRAM_FRAGMENT_NOT_FOUND) */
 
 #define EV_DIR_EGRESS  1        /* leaving the endpoint (from-container) */
 #define EV_DIR_INGRESS 2        /* entering the endpoint (to-container) */

@@ -4,6 +4,7 @@
 #define __CILIUM_TS_IPV4_H
 
 #include "compiler.h"
+#include "maps.h"
 
 #define IP_MF_BE     bpf_htons(0x2000)
 #define IP_OFFSET_BE bpf_htons(0x1fff)
@@ -22,6 +23,8 @@ struct pkt4 {
 	__u16 l4_off;           /* offset of the L4 header from the start of the frame */
 	__u8  frag;             /* PKT4_* */
 	__u8  icmp_error;       /* 1: ICMP error carrying an inner header (RELATED) */
+	__u16 ip_id;            /* IP identification, network order */
+	__u8  frag_ports;       /* PKT4_FRAG_LATER: 1 if sport/dport came from the first fragment */
 };
 
 #define PKT4_FRAG_NONE  0
@@ -72,6 +75,8 @@ static __always_inline int ipv4_parse(struct __sk_buff *skb, struct pkt4 *p)
 	p->icmp_code = 0;
 	p->icmp_error = 0;
 	p->l4_off = ETH_HLEN + ihl;
+	p->ip_id = ip->id;
+	p->frag_ports = 0;
 
 	if (unlikely(ip->frag_off & (IP_MF_BE | IP_OFFSET_BE))) {
 		if (ip->frag_off & IP_OFFSET_BE) {
@@ -134,6 +139,52 @@ static __always_inline int ipv4_parse(struct __sk_buff *skb, struct pkt4 *p)
 		}
 	}
 	return 0;
+}
+
+/* Read-only global, set by the agent (--enable-ipv4-fragment-tracking): 1
+ * tracks the ports of fragmented TCP/UDP datagrams (common.h). 0 (the
+ * object's default): later fragments carry no ports (bpf_lxc drops them with
+ * DROP_FRAG_NOT_SUPPORTED, the others pass them untracked). */
+const volatile __u32 ENABLE_IPV4_FRAGMENTS = 0;
+
+/*
+ * Fragment tracking: a first TCP/UDP fragment records its
+ * ports; a later one gets them (p->sport/dport, p->frag_ports = 1). Returns 0,
+ * or DROP_FRAG_NOT_FOUND for a later fragment whose first was not seen. A
+ * no-op when tracking is off, for unfragmented packets and other protocols.
+ */
+static __always_inline int ipv4_frag_ports(struct pkt4 *p)
+{
+	struct ipv4_frag_id id = {};
+	struct ipv4_frag_l4ports ports, *pp;
+
+	if (!ENABLE_IPV4_FRAGMENTS || likely(p->frag == PKT4_FRAG_NONE))
+		return 0;
+	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
+		return 0;
+	id.daddr = p->daddr;
+	id.saddr = p->saddr;
+	id.id = p->ip_id;
+	id.proto = p->proto;
+	if (p->frag == PKT4_FRAG_FIRST) {
+		ports.sport = p->sport;
+		ports.dport = p->dport;
+		bpf_map_update_elem(&cilium_ipv4_frag_datagrams, &id, &ports, BPF_ANY);
+		return 0;
+	}
+	pp = bpf_map_lookup_elem(&cilium_ipv4_frag_datagrams, &id);
+	if (!pp)
+		return DROP_FRAG_NOT_FOUND;
+	p->sport = pp->sport;
+	p->dport = pp->dport;
+	p->frag_ports = 1;
+	return 0;
+}
+
+/* The packet's ports are known: not a later fragment, or one whose first was tracked. */
+static __always_inline int pkt4_has_ports(const struct pkt4 *p)
+{
+	return p->frag != PKT4_FRAG_LATER || p->frag_ports;
 }
 
 /*

@@ -225,6 +225,10 @@ static __always_inline int lb4_xlate(struct __sk_buff *skb, struct pkt4 *p, int 
 		csum_off = l4_off + offsetof(struct udphdr, check);
 		flags = BPF_F_MARK_MANGLED_0;
 	}
+	/* A later fragment holds no L4 header (the first carries the
+	 * datagram's checksum, pseudo-header included): addresses only. */
+	if (unlikely(p->frag == PKT4_FRAG_LATER))
+		csum_off = 0;
 
 	if (old_addr != addr) {
 		if (bpf_l3_csum_replace(skb, ETH_HLEN + offsetof(struct iphdr, check), old_addr, addr, 4) < 0)
@@ -239,11 +243,13 @@ static __always_inline int lb4_xlate(struct __sk_buff *skb, struct pkt4 *p, int 
 		else
 			p->daddr = addr;
 	}
-	if (csum_off && old_port != port) {
-		if (bpf_l4_csum_replace(skb, csum_off, old_port, port, flags | 2) < 0)
-			return DROP_WRITE_ERROR;
-		if (bpf_skb_store_bytes(skb, l4_off + (is_src ? 0 : 2), &port, 2, 0) < 0)
-			return DROP_WRITE_ERROR;
+	if ((p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && old_port != port) {
+		if (csum_off) {
+			if (bpf_l4_csum_replace(skb, csum_off, old_port, port, flags | 2) < 0)
+				return DROP_WRITE_ERROR;
+			if (bpf_skb_store_bytes(skb, l4_off + (is_src ? 0 : 2), &port, 2, 0) < 0)
+				return DROP_WRITE_ERROR;
+		}
 		if (is_src)
 			p->sport = port;
 		else
@@ -533,7 +539,7 @@ static __always_inline int lb4_local(struct __sk_buff *skb, struct pkt4 *p, stru
 	lc->se = NULL;
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
 		return 0;
-	if (unlikely(p->frag == PKT4_FRAG_LATER))
+	if (unlikely(!pkt4_has_ports(p)))
 		return 0;
 	key.address = p->daddr;
 	key.dport = p->dport;

@@ -131,4 +131,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cilium_snat_v4_ext SEC(".maps");
 
+/* Ports of fragmented datagrams, from their first fragment (common.h, "IPv4
+ * fragment tracking"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct ipv4_frag_id);
+	__type(value, struct ipv4_frag_l4ports);
+	__uint(max_entries, IPV4_FRAG_MAP_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} cilium_ipv4_frag_datagrams SEC(".maps");
+
 #endif

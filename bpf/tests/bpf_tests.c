@@ -370,6 +370,8 @@ static void test_object_layout(void)
 		{ "cilium_lb4_sk_rnat", BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb4_sk_rnat_key),
 		  sizeof(struct lb4_sk_rnat_val) },
 		{ "cilium_snat_v4_ext", BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key4), sizeof(struct nat4_entry) },
+		{ "cilium_ipv4_frag_datagrams", BPF_MAP_TYPE_LRU_HASH, sizeof(struct ipv4_frag_id),
+		  sizeof(struct ipv4_frag_l4ports) },
 	};
 	struct btf *btf = bpf_object__btf(D.obj);
 	size_t i;
@@ -1485,6 +1487,8 @@ static const struct test tests[] = {
 	{ "sock_lb_live", test_sock_lb_live },
 	{ "lb_icmp_error_rev_nat", test_lb_icmp_error_rev_nat },
 	{ "host_icmp_error_rev_snat", test_host_icmp_error_rev_snat },
+	{ "lb_fragments", test_lb_fragments },
+	{ "host_fragments", test_host_fragments },
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)

@@ -210,4 +210,225 @@ static void test_host_icmp_error_rev_snat(void)
 	bpf_object__close(h.obj);
 }
 
+/* ------------------------------------------------------------ fragments */
+
+/* A later fragment (offset in 8-byte units, MF as given) of a datagram
+ * saddr -> daddr with IP id, proto, payload_len bytes of 0xab and no L4
+ * header. */
+static size_t build_frag_later(uint8_t *buf, const uint8_t *smac, const uint8_t *dmac, uint32_t saddr,
+			       uint32_t daddr, uint8_t proto, uint16_t id, uint16_t off8, int more, int payload_len)
+{
+	static uint8_t fill[1500];
+	struct pkt_opts o = { .smac = smac, .dmac = dmac, .saddr = saddr, .daddr = daddr, .proto = 0,
+			      .frag_off = (uint16_t)(off8 | (more ? 0x2000 : 0)), .payload = fill,
+			      .payload_len = payload_len };
+	size_t n;
+	uint8_t *ip = buf + 14;
+
+	memset(fill, 0xab, sizeof(fill));
+	n = build_pkt(buf, &o);
+	ip[9] = proto;
+	put16(ip + 4, id);
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 10, (uint16_t[]){ inet_csum(0, ip, 20) }, 2);
+	return n;
+}
+
+/* A first fragment (MF, offset 0) with IP id. */
+static size_t build_frag_first(uint8_t *buf, struct pkt_opts o, uint16_t id)
+{
+	size_t n;
+	uint8_t *ip = buf + 14;
+
+	o.frag_off = 0x2000;
+	n = build_pkt(buf, &o);
+	put16(ip + 4, id);
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 10, (uint16_t[]){ inet_csum(0, ip, 20) }, 2);
+	return n;
+}
+
+/* Another copy of an object on D's maps with ENABLE_IPV4_FRAGMENTS = 1
+ * (and NODE_IP); from/to: its two tc programs. */
+struct fobj {
+	struct bpf_object *obj;
+	int from_fd, to_fd;
+};
+
+static int frag_open(struct fobj *f, const char *path, const char *from, const char *to)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_map *m;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	if (!obj)
+		return -errno;
+	bpf_object__for_each_map(m, obj) {
+		int fd;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		bpf_map__set_pin_path(m, NULL);
+		fd = bpf_object__find_map_fd_by_name(D.obj, bpf_map__name(m));
+		if (fd < 0 || (err = bpf_map__reuse_fd(m, fd))) {
+			bpf_object__close(obj);
+			return fd < 0 ? -ENOENT : err;
+		}
+	}
+	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
+	    (err = set_rodata_u32(obj, "ENABLE_IPV4_FRAGMENTS", 1)) || (err = bpf_object__load(obj))) {
+		bpf_object__close(obj);
+		return err;
+	}
+	f->obj = obj;
+	f->from_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, from));
+	f->to_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, to));
+	return f->from_fd < 0 || f->to_fd < 0 ? -ENOENT : 0;
+}
+
+static int frag_ports_get(uint32_t saddr, uint32_t daddr, uint16_t id, uint8_t proto, struct ipv4_frag_l4ports *v)
+{
+	struct ipv4_frag_id k = { .daddr = daddr, .saddr = saddr, .id = htons(id), .proto = proto };
+
+	return bpf_map_lookup_elem(lb_fd(&D, "cilium_ipv4_frag_datagrams"), &k, v) ? -errno : 0;
+}
+
+/* bpf_lxc with fragment tracking: the first fragment of a UDP datagram to a
+ * ClusterIP records its ports and is DNATed; the later ones get the same
+ * backend (address only, payload untouched); the backend's fragmented reply
+ * is reverse-NATed in every fragment; a later fragment whose first was never
+ * seen is dropped with DROP_FRAG_NOT_FOUND. Without tracking (the object's
+ * default) later fragments stay DROP_FRAG_NOT_SUPPORTED. */
+static void test_lb_fragments(void)
+{
+	uint32_t ids[] = { 1501 };
+	uint8_t pkt[PKT_MAX];
+	struct ipv4_frag_l4ports fp;
+	struct pkt_opts o;
+	struct ct_entry e;
+	struct fobj f;
+	struct run r;
+	size_t len;
+
+	REQUIRE(frag_open(&f, obj_path, "cil_from_container", "cil_to_container") == 0, "load %s with tracking", obj_path);
+	CHECK(be_put(&D, 1501, IP_B, 5353, IPPROTO_UDP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, VIP(50), 53, IPPROTO_UDP, 150, SVC_F_CLUSTERIP, 0, 0, ids, 1) == 0, "service");
+
+	/* first fragment: 8 + 32 bytes of the datagram */
+	o = (struct pkt_opts){ .smac = MAC_A, .dmac = NODE_MAC_A, .saddr = IP_A, .daddr = VIP(50),
+			       .proto = IPPROTO_UDP, .sport = 6000, .dport = 53, .payload_len = 32 };
+	len = build_frag_first(pkt, o, 0x1501);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_daddr(&r) == IP_B && out_dport(&r) == 5353, "first: ret %d %08x:%u",
+	      r.ret, ntohl(out_daddr(&r)), out_dport(&r));
+	CHECK(frame_csums_ok(r.out, r.out_len), "first fragment checksums");
+	CHECK(frag_ports_get(IP_A, VIP(50), 0x1501, IPPROTO_UDP, &fp) == 0 && fp.sport == htons(6000) &&
+	      fp.dport == htons(53), "frag map row");
+
+	/* later fragments (the last without MF): same backend, no L4 bytes written */
+	for (int i = 0; i < 2; i++) {
+		len = build_frag_later(pkt, MAC_A, NODE_MAC_A, IP_A, VIP(50), IPPROTO_UDP, 0x1501, 5 + 4 * i, !i, 32);
+		events_reset(&D);
+		REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+		CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_B, 6) && out_daddr(&r) == IP_B &&
+		      out_saddr(&r) == IP_A, "later %d: ret %d daddr %08x", i, r.ret, ntohl(out_daddr(&r)));
+		CHECK(ipv4_csum_ok(r.out) && r.out_len == len && !memcmp(r.out + 34, pkt + 34, len - 34),
+		      "later %d: IPv4 checksum or payload", i);
+		CHECK(D.nev == 0 || (D.ev[0].type == EVENT_TRACE && D.ev[0].dport == htons(5353)),
+		      "later %d: event ports", i);
+	}
+	CHECK(ct_get(&D, IP_A, IP_B, 6000, 5353, IPPROTO_UDP, &e) == 0 && e.packets == 3 && e.rev_nat_index == 150,
+	      "one CT entry for the 3 fragments: packets %llu", (unsigned long long)e.packets);
+
+	/* the backend's fragmented reply */
+	o = (struct pkt_opts){ .smac = MAC_B, .dmac = NODE_MAC_B, .saddr = IP_B, .daddr = IP_A,
+			       .proto = IPPROTO_UDP, .sport = 5353, .dport = 6000, .payload_len = 24 };
+	len = build_frag_first(pkt, o, 0x2501);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == VIP(50) && out_sport(&r) == 53 &&
+	      frame_csums_ok(r.out, r.out_len), "reply first fragment: %08x:%u", ntohl(out_saddr(&r)), out_sport(&r));
+	len = build_frag_later(pkt, MAC_B, NODE_MAC_B, IP_B, IP_A, IPPROTO_UDP, 0x2501, 4, 0, 40);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_b, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == VIP(50) && ipv4_csum_ok(r.out) &&
+	      !memcmp(r.out + 34, pkt + 34, len - 34), "reply later fragment: %08x", ntohl(out_saddr(&r)));
+	/* ... and through the stack (to_container) */
+	len = build_frag_first(pkt, o, 0x2502);
+	o.smac = NODE_MAC_A;
+	REQUIRE(run_prog(&D, f.to_fd, pkt, len, if_a, &r) == 0, "test run");
+	len = build_frag_later(pkt, NODE_MAC_A, MAC_A, IP_B, IP_A, IPPROTO_UDP, 0x2502, 4, 0, 40);
+	REQUIRE(run_prog(&D, f.to_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_OK && out_saddr(&r) == VIP(50) && ipv4_csum_ok(r.out), "to_container later fragment: %08x",
+	      ntohl(out_saddr(&r)));
+
+	/* a later fragment before (without) its first: dropped, reason 175 */
+	len = build_frag_later(pkt, MAC_A, NODE_MAC_A, IP_A, VIP(50), IPPROTO_UDP, 0x1599, 5, 0, 16);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_SHOT, "out of order: ret %d", r.ret);
+	CHECK(D.nev == 1 && D.ev[0].type == EVENT_DROP && D.ev[0].subtype == DROP_FRAG_NOT_FOUND,
+	      "DROP_FRAG_NOT_FOUND event (%d events)", D.nev);
+	/* without tracking: as before */
+	events_reset(&D);
+	REQUIRE(run_prog(&D, D.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_SHOT && D.nev == 1 && D.ev[0].subtype == DROP_FRAG_NOT_SUPPORTED,
+	      "tracking off: FRAG_NOT_SUPPORTED");
+	bpf_object__close(f.obj);
+}
+
+/* bpf_host with fragment tracking: NodePort UDP SNATed to a remote backend;
+ * the later fragments get the same DNAT + SNAT addresses; the fragmented
+ * reply is un-SNATed in every fragment; unknown later fragment: dropped. */
+static void test_host_fragments(void)
+{
+	uint32_t ids[] = { 3501 };
+	uint8_t pkt[PKT_MAX];
+	struct pkt_opts o;
+	struct fobj f;
+	struct run r;
+	size_t len;
+	uint16_t nat_port;
+
+	REQUIRE(frag_open(&f, host_path, "cil_from_netdev", "cil_to_netdev") == 0, "load %s with tracking", host_path);
+	CHECK(host_net_setup() == 0, "test network");
+	CHECK(be_put(&D, 3501, REMOTE(35), 5353, IPPROTO_UDP, BE_STATE_ACTIVE) == 0, "backend");
+	CHECK(svc_add(&D, open_node_ip, 30350, IPPROTO_UDP, 350, SVC_F_NODEPORT, 0, 0, ids, 1) == 0, "service");
+
+	o = from_client(open_node_ip, IPPROTO_UDP, 40350, 30350, 0);
+	o.payload_len = 32;
+	len = build_frag_first(pkt, o, 0x3501);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	nat_port = out_sport(&r);
+	CHECK(r.ret == TC_ACT_REDIRECT && out_saddr(&r) == open_node_ip && out_daddr(&r) == REMOTE(35) &&
+	      out_dport(&r) == 5353 && frame_csums_ok(r.out, r.out_len), "first: ret %d", r.ret);
+	len = build_frag_later(pkt, MAC_CLIENT, MAC_NODE, CLIENT_IP(), open_node_ip, IPPROTO_UDP, 0x3501, 5, 0, 24);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_PEER, 6) && out_saddr(&r) == open_node_ip &&
+	      out_daddr(&r) == REMOTE(35) && ipv4_csum_ok(r.out) && !memcmp(r.out + 34, pkt + 34, len - 34),
+	      "later: ret %d %08x -> %08x", r.ret, ntohl(out_saddr(&r)), ntohl(out_daddr(&r)));
+
+	/* the reply, fragmented */
+	o = (struct pkt_opts){ .smac = MAC_PEER, .dmac = MAC_NODE, .saddr = REMOTE(35), .daddr = open_node_ip,
+			       .proto = IPPROTO_UDP, .sport = 5353, .dport = nat_port, .payload_len = 24 };
+	len = build_frag_first(pkt, o, 0x4501);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(out_saddr(&r) == open_node_ip && out_sport(&r) == 30350 && out_daddr(&r) == CLIENT_IP() &&
+	      out_dport(&r) == 40350 && frame_csums_ok(r.out, r.out_len), "reply first fragment");
+	len = build_frag_later(pkt, MAC_PEER, MAC_NODE, REMOTE(35), open_node_ip, IPPROTO_UDP, 0x4501, 4, 0, 40);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_REDIRECT && !memcmp(r.out, MAC_CLIENT, 6) && out_saddr(&r) == open_node_ip &&
+	      out_daddr(&r) == CLIENT_IP() && ipv4_csum_ok(r.out), "reply later fragment: %08x -> %08x",
+	      ntohl(out_saddr(&r)), ntohl(out_daddr(&r)));
+
+	len = build_frag_later(pkt, MAC_CLIENT, MAC_NODE, CLIENT_IP(), open_node_ip, IPPROTO_UDP, 0x3599, 5, 0, 24);
+	events_reset(&D);
+	REQUIRE(run_prog(&D, f.from_fd, pkt, len, if_a, &r) == 0, "test run");
+	CHECK(r.ret == TC_ACT_SHOT && D.nev == 1 && D.ev[0].subtype == DROP_FRAG_NOT_FOUND, "out of order: ret %d",
+	      r.ret);
+	host_net_teardown();
+	bpf_object__close(f.obj);
+}
+
 #endif

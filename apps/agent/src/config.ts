@@ -91,6 +91,8 @@ export const agentConfigSchema = z
     cgroupRoot: z.string().min(1).default('/run/cilium/cgroupv2'),
     /** Detach bpf_sock from --cgroup-root when the agent stops (default false: as Cilium, it stays attached). */
     bpfLbSockDetachOnShutdown: z.boolean().default(false),
+    /** Ports of fragmented TCP/UDP datagrams tracked from their first fragment, so later fragments are load-balanced and NATed (Cilium: enable-ipv4-fragment-tracking, default true). */
+    enableIpv4FragmentTracking: z.boolean().default(true),
     /** Node devices bpf_host (NodePort, ExternalIPs) is attached to (Cilium: devices). */
     devices: z.array(z.string().min(1).max(15)).default([]),
   })

@@ -282,7 +282,7 @@ export class Daemon {
 
     ensureHostDevice(netlink, config.hostDevice, this.ipam.routerIp);
     const tunnelIfindex = this.#setupRouting(netlink);
-    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, routerIp: this.ipam.routerIp, lbAlgorithm: config.bpfLbAlgorithm, nodePortMax: parsePortRange(config.nodePortRange)[1], tunnelPort: config.tunnelPort });
+    this.datapath.start({ tunnelIfindex, nodeIp: this.#nodeAddress?.ip, routerIp: this.ipam.routerIp, lbAlgorithm: config.bpfLbAlgorithm, nodePortMax: parsePortRange(config.nodePortRange)[1], tunnelPort: config.tunnelPort, fragmentTracking: config.enableIpv4FragmentTracking });
     this.#tunnelIfindex = tunnelIfindex;
     if (tunnelIfindex) this.datapath.attachOverlay(tunnelIfindex);
     if (config.enableIpv4Masquerade) {

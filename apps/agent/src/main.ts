@@ -47,6 +47,7 @@ const program = new Command('cilium-agent')
   .option('--bpf-lb-maglev-hash-seed <seed>', 'Maglev hash seed (base64, default as Cilium)')
   .option('--cgroup-root <dir>', 'cgroup2 directory for socket LB (default /run/cilium/cgroupv2); never the root of the hierarchy')
   .option('--bpf-lb-sock-detach-on-shutdown [bool]', 'detach bpf_sock from --cgroup-root on shutdown (default false: stays attached)', (v: string) => v !== 'false')
+  .option('--enable-ipv4-fragment-tracking [bool]', 'load-balance and NAT later IPv4 fragments with the ports of their first (default true)', (v: string) => v !== 'false')
   .option('--devices <list>', 'node devices for bpf_host (NodePort, ExternalIPs), comma-separated', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
   .action(async (o: Record<string, string | number | boolean | string[] | undefined>) => {
     let config;
@@ -93,6 +94,7 @@ const program = new Command('cilium-agent')
           bpfLbMaglevHashSeed: o.bpfLbMaglevHashSeed,
           cgroupRoot: o.cgroupRoot,
           bpfLbSockDetachOnShutdown: o.bpfLbSockDetachOnShutdown === undefined ? undefined : o.bpfLbSockDetachOnShutdown !== false,
+          enableIpv4FragmentTracking: o.enableIpv4FragmentTracking === undefined ? undefined : o.enableIpv4FragmentTracking !== false,
           devices: o.devices,
         },
         typeof o.configFile === 'string' ? o.configFile : undefined,

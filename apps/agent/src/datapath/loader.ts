@@ -78,6 +78,8 @@ export class Datapath {
   #snatPortMin = NODEPORT_PORT_MIN_NAT;
   /** TUNNEL_PORT (bpf_host rodata, host order): the VXLAN port in tunnel mode, 0 otherwise. */
   #tunnelPort = 0;
+  /** ENABLE_IPV4_FRAGMENTS (rodata of every object): 1 tracks the ports of fragmented datagrams (--enable-ipv4-fragment-tracking). */
+  #fragTracking = 1;
   endpoints!: TypedMap<EndpointKey, EndpointInfo>;
   tunnel!: TypedMap<TunnelKey, TunnelValue>;
   ct!: TypedMap<CtKey4, CtEntry>;
@@ -99,7 +101,8 @@ export class Datapath {
   }
 
   /** tunnelIfindex: the VXLAN device bpf_lxc redirects other nodes' pod CIDRs to (0: native routing). */
-  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; routerIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev'; nodePortMax?: number; tunnelPort?: number } = {}): void {
+  start(o: { tunnelIfindex?: number; nodeIp?: string | undefined; routerIp?: string | undefined; lbAlgorithm?: 'random' | 'maglev'; nodePortMax?: number; tunnelPort?: number; fragmentTracking?: boolean } = {}): void {
+    this.#fragTracking = o.fragmentTracking === false ? 0 : 1;
     this.#tunnelPort = o.tunnelIfindex ? (o.tunnelPort ?? 0) : 0;
     // NodePort max + 1 .. 65535; a NodePort range reaching that high would leave (almost) no SNAT ports: Cilium's default then
     this.#snatPortMin = o.nodePortMax !== undefined && o.nodePortMax + 1 <= NODEPORT_PORT_MAX_NAT - 1023 ? o.nodePortMax + 1 : NODEPORT_PORT_MIN_NAT;
@@ -161,7 +164,7 @@ export class Datapath {
 
   /** The loaded bpf_lxc object (after start()), e.g. for the socket LB to share its pin root. */
   get rodata(): Record<string, number> {
-    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, ROUTER_IP: this.#routerIp, LB_ALGORITHM: this.#lbAlgorithm, NODEPORT_PORT_MIN_NAT_CFG: this.#snatPortMin, NODEPORT_PORT_MAX_NAT_CFG: NODEPORT_PORT_MAX_NAT, TUNNEL_PORT: this.#tunnelPort };
+    return { MONITOR_AGGREGATION: this.opts.monitorAggregation === 'none' ? 0 : 2, TUNNEL_IFINDEX: this.#tunnelIfindex, NODE_IP: this.#nodeIp, ROUTER_IP: this.#routerIp, LB_ALGORITHM: this.#lbAlgorithm, NODEPORT_PORT_MIN_NAT_CFG: this.#snatPortMin, NODEPORT_PORT_MAX_NAT_CFG: NODEPORT_PORT_MAX_NAT, TUNNEL_PORT: this.#tunnelPort, ENABLE_IPV4_FRAGMENTS: this.#fragTracking };
   }
 
   /** The globals of `values` that the object declares (an older object without the LB globals still loads). */
