@@ -68,6 +68,28 @@ s.on('message', (m, r) => {
 s.send(Buffer.from(Array.from({ length: Number(size) }, (_, j) => 97 + (j % 26))), Number(port), host, (e) => { if (e) done({ code: e.code ?? e.message }); });
 `;
 
+/** A TCP sink (node -e, args: port): answers every connection with the number of bytes it read, once the
+ * client ends its side. Prints "ready" once it listens. */
+const TCP_SINK = `
+import { createServer } from 'node:net';
+const srv = createServer((s) => { let n = 0; s.on('data', (d) => (n += d.length)); s.on('end', () => s.end(String(n))); s.on('error', () => {}); });
+srv.listen(Number(process.argv[1]), '0.0.0.0', () => process.stdout.write('ready\\n'));
+setTimeout(() => process.exit(0), 600_000).unref();
+`;
+
+/** Sends <size> bytes over TCP (node -e, args: host port size), then prints {"answer"} or {"code"} after 8 s. */
+const TCP_UPLOAD = `
+import { connect } from 'node:net';
+const [host, port, size] = process.argv.slice(1);
+const done = (o) => { process.stdout.write(JSON.stringify(o) + '\\n'); process.exit(0); };
+setTimeout(() => done({ code: 'TIMEOUT' }), 8000);
+const s = connect(Number(port), host, () => s.end(Buffer.alloc(Number(size), 120)));
+let got = '';
+s.on('data', (d) => (got += d));
+s.on('end', () => done({ answer: got }));
+s.on('error', (e) => done({ code: e.code ?? e.message }));
+`;
+
 interface ManyResult {
   names: string[];
   errors: Array<{ code: string; ms: number }>;
@@ -423,6 +445,41 @@ describe.skipIf(!haveLxcLb)('services: per-packet LB in bpf_lxc (kube-proxy repl
     await bed.node.agent.serviceDelete(12);
   });
 
+  it('PMTU: a backend behind a link of MTU 1000 gets a 200 kB TCP upload (DF) through the ClusterIP: the "fragmentation needed" reaches the client translated', async () => {
+    // the backend sits in a netns of its own behind the node: node --pm0 (MTU 1000)--> far (eth0, MTU 1500, so the
+    // backend advertises MSS 1460); the node answers the client's 1500-byte DF segments with "fragmentation
+    // needed" quoting client -> backend, which the client's TCP only honours once the quote reads client -> VIP
+    const far = `cpm-${uniqueName('')}`;
+    const sub = `10.251.${Math.floor(Math.random() * 250) + 1}`;
+    const ip = (args: string[]): void => {
+      const r = spawnSync('ip', args, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+    };
+    ip(['netns', 'add', far]);
+    try {
+      ip(['-n', bed.node.netnsName, 'link', 'add', 'pm0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', far]);
+      ip(['-n', bed.node.netnsName, 'link', 'set', 'pm0', 'mtu', '1000', 'up']);
+      ip(['-n', bed.node.netnsName, 'addr', 'add', `${sub}.1/24`, 'dev', 'pm0']);
+      ip(['-n', far, 'link', 'set', 'lo', 'up']);
+      ip(['-n', far, 'link', 'set', 'eth0', 'up']);
+      ip(['-n', far, 'addr', 'add', `${sub}.2/24`, 'dev', 'eth0']);
+      ip(['-n', far, 'route', 'add', 'default', 'via', `${sub}.1`]);
+      ip(['netns', 'exec', bed.node.netnsName, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      await bed.spawnReady(`/run/netns/${far}`, ['--input-type=module', '-e', TCP_SINK, '8080']);
+      await bed.node.agent.servicePut(14, { ...bed.spec(88), 'backend-addresses': [{ ip: `${sub}.2`, port: 8080, state: 'active' }] });
+      const r = spawnSync('nsenter', [`--net=${bed.client.netnsPath}`, process.execPath, '--input-type=module', '-e', TCP_UPLOAD, bed.vip, '88', '200000'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim())).toEqual({ answer: '200000' });
+      // the client's stack learnt the path MTU towards the VIP
+      const route = spawnSync('ip', ['-n', bed.client.netnsName, 'route', 'get', bed.vip], { encoding: 'utf8' }).stdout;
+      expect(route).toMatch(/mtu 1000/);
+      await bed.node.agent.serviceDelete(14);
+    } finally {
+      spawnSync('ip', ['-n', bed.node.netnsName, 'link', 'del', 'pm0']);
+      spawnSync('ip', ['netns', 'del', far]);
+    }
+  });
+
   it('a 4000-byte UDP datagram to the ClusterIP (IP fragments: later ones carry no ports) arrives whole and the reply comes from the VIP', async () => {
     await bed.node.agent.servicePut(13, bed.spec(55, { protocol: 'UDP' }));
     for (let i = 0; i < 3; i++) {
@@ -545,6 +602,30 @@ describe.skipIf(!haveLxcLb || !haveHostLb)('services: NodePort from outside the 
     const res = bed.many(30080, 6, 'many', nodeIp);
     expect(res.errors).toEqual([]);
     expect(res.names.length).toBe(6);
+  });
+
+  const udpNodePort = (port: number, backendPort: number): ServiceSpec => ({
+    'frontend-address': { ip: nodeIp, port, protocol: 'UDP' },
+    'backend-addresses': bed.backends.map((b) => ({ ip: b.ip, port: backendPort, nodeName: bed.node.netnsName })),
+    flags: { type: 'NodePort', name: 'echo-udp', namespace: 'default' },
+  });
+
+  it('from outside: a 4000-byte UDP datagram to the NodePort (IP fragments) arrives whole and the reply comes from the node address', async () => {
+    await bed.node.agent.servicePut(22, udpNodePort(30055, 8080));
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync('nsenter', [`--net=${outsidePath}`, process.execPath, '--input-type=module', '-e', UDP_BIG_CLIENT, nodeIp, '30055', '4000'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim())).toMatchObject({ len: 4000, intact: true, peer: `${nodeIp}:30055` });
+    }
+    await bed.node.agent.serviceDelete(22);
+  });
+
+  it('from outside: a backend port with no listener gives the NodePort client ECONNREFUSED (the ICMP error is translated back to the node address)', async () => {
+    await bed.node.agent.servicePut(23, udpNodePort(30056, 9999));
+    const r = spawnSync('nsenter', [`--net=${outsidePath}`, process.execPath, '--input-type=module', '-e', UDP_CONNECTED_CLIENT, nodeIp, '30056'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ code: 'ECONNREFUSED' });
+    await bed.node.agent.serviceDelete(23);
   });
 });
 
