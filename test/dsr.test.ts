@@ -65,6 +65,21 @@ function counters(netns: string): Record<string, number> {
   return out;
 }
 
+/** UDP probes (node -e): `connected <host> <port>` prints {"code"} of the error one datagram gets (ECONNREFUSED
+ * once a port unreachable quoting the socket's own tuple comes back); `big <host> <port> <size>` sends one
+ * datagram of <size> letters and prints {"len", "intact", "peer"} of the answer ("<name>:<datagram>"). */
+const UDP_PROBE = `
+import { createSocket } from 'node:dgram';
+const [mode, host, port, size] = process.argv.slice(1);
+const s = createSocket('udp4');
+const done = (o) => { process.stdout.write(JSON.stringify(o) + '\\n'); process.exit(0); };
+setTimeout(() => done({ code: 'TIMEOUT' }), 5000);
+s.on('error', (e) => done({ code: e.code ?? e.message }));
+s.on('message', (m, r) => { const b = m.subarray(m.indexOf(58) + 1); done({ len: b.length, intact: b.every((x, j) => x === 97 + (j % 26)), peer: r.address + ':' + r.port }); });
+if (mode === 'connected') s.connect(Number(port), host, () => s.send('ping'));
+else s.send(Buffer.from(Array.from({ length: Number(size) }, (_, j) => 97 + (j % 26))), Number(port), host);
+`;
+
 const MODE_WORD = { dsr: 'DSR', hybrid: 'Hybrid', snat: 'SNAT' } as const;
 for (const mode of ['dsr', 'hybrid', 'snat'] as const) {
   const tcpDsr = mode !== 'snat';
@@ -111,6 +126,8 @@ for (const mode of ['dsr', 'hybrid', 'snat'] as const) {
       });
       await n1.agent.servicePut(30, spec(30090, 'TCP'));
       await n1.agent.servicePut(31, spec(30091, 'UDP'));
+      // the backend has no socket on 9999
+      await n1.agent.servicePut(32, { ...spec(30092, 'UDP'), 'backend-addresses': [{ ip: backend.ip, port: 9999, nodeName: n2.netnsName }] });
       // the client counts what reaches it from the frontend, by the sender's MAC
       const [m1, m2] = [macOf(n1.netnsName, 'ul0'), macOf(n2.netnsName, 'ul0')];
       nft(
@@ -175,6 +192,21 @@ for (const mode of ['dsr', 'hybrid', 'snat'] as const) {
       const via2 = after['udp-from-node2']! - before['udp-from-node2']!;
       if (udpDsr) expect({ via1, via2 }).toEqual({ via1: 0, via2: 6 });
       else expect({ via1, via2 }).toEqual({ via1: 6, via2: 0 });
+    });
+
+    const probe = (args: string[]): Record<string, unknown> => {
+      const r = spawnSync('nsenter', [`--net=${clientPath}`, process.execPath, '--input-type=module', '-e', UDP_PROBE, ...args], { encoding: 'utf8', timeout: 30_000 });
+      if (r.status !== 0) throw new Error(`udp probe exited ${r.status}: ${r.stderr}`);
+      return JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+    };
+
+    // UDP DSR puts 8 option bytes on every datagram (fragment): full-size fragments no longer fit the MTU
+    it.skipIf(udpDsr)('UDP SNAT: a 4000-byte datagram (IP fragments) reaches the backend on node 2 whole, the reply comes from the frontend', () => {
+      for (let i = 0; i < 3; i++) expect(probe(['big', ul.ip(1), '30091', '4000'])).toEqual({ len: 4000, intact: true, peer: `${ul.ip(1)}:30091` });
+    });
+
+    it.skipIf(udpDsr)('UDP SNAT: the backend\'s port unreachable (to node 1, quoting node 1:SNAT port) reaches the client translated: ECONNREFUSED', () => {
+      expect(probe(['connected', ul.ip(1), '30092'])).toEqual({ code: 'ECONNREFUSED' });
     });
   });
 }
