@@ -76,6 +76,7 @@ describe('--config-dir (the cilium-config ConfigMap)', () => {
       'node-port-range': '30000,32000',
       'cgroup-root': '/run/cilium/cgroupv2',
       'bpf-lb-maglev-table-size': '16381',
+      'enable-ipv4-fragment-tracking': 'false',
     });
     expect(r.settings).toEqual({
       kubeProxyReplacement: 'partial',
@@ -88,6 +89,7 @@ describe('--config-dir (the cilium-config ConfigMap)', () => {
       bpfLbMode: 'hybrid',
       nodePortRange: '30000-32000',
       cgroupRoot: '/run/cilium/cgroupv2',
+      enableIpv4FragmentTracking: false,
     });
     expect(r.unknown).toEqual([]);
     expect(() => configMapToSettings({ 'bpf-lb-algorithm': 'roundrobin' })).toThrowError(/"bpf-lb-algorithm".*random or maglev/);

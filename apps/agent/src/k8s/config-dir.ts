@@ -85,6 +85,7 @@ const PASSTHROUGH: Record<string, { key: string; type: 'string' | 'int' | 'bool'
   'bpf-lb-maglev-hash-seed': { key: 'bpfLbMaglevHashSeed', type: 'string' },
   'bpf-lb-sock-detach-on-shutdown': { key: 'bpfLbSockDetachOnShutdown', type: 'bool' },
   'cgroup-root': { key: 'cgroupRoot', type: 'string' },
+  'enable-ipv4-fragment-tracking': { key: 'enableIpv4FragmentTracking', type: 'bool' },
 };
 
 export interface ConfigDirResult {
