@@ -200,12 +200,14 @@ for (const mode of ['dsr', 'hybrid', 'snat'] as const) {
       return JSON.parse(r.stdout.trim()) as Record<string, unknown>;
     };
 
-    // UDP DSR puts 8 option bytes on every datagram (fragment): full-size fragments no longer fit the MTU
-    it.skipIf(udpDsr)('UDP SNAT: a 4000-byte datagram (IP fragments) reaches the backend on node 2 whole, the reply comes from the frontend', () => {
+    // UDP goes through SNAT in hybrid and snat mode only: these cases exist for those modes (UDP DSR puts 8
+    // option bytes on every datagram, so full-size fragments no longer fit the MTU; the datapath does not
+    // translate ICMP errors about DSR flows)
+    if (!udpDsr) it('UDP SNAT: a 4000-byte datagram (IP fragments) reaches the backend on node 2 whole, the reply comes from the frontend', () => {
       for (let i = 0; i < 3; i++) expect(probe(['big', ul.ip(1), '30091', '4000'])).toEqual({ len: 4000, intact: true, peer: `${ul.ip(1)}:30091` });
     });
 
-    it.skipIf(udpDsr)('UDP SNAT: the backend\'s port unreachable (to node 1, quoting node 1:SNAT port) reaches the client translated: ECONNREFUSED', () => {
+    if (!udpDsr) it('UDP SNAT: the backend\'s port unreachable (to node 1, quoting node 1:SNAT port) reaches the client translated: ECONNREFUSED', () => {
       expect(probe(['connected', ul.ip(1), '30092'])).toEqual({ code: 'ECONNREFUSED' });
     });
   });
