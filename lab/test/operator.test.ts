@@ -99,7 +99,7 @@ describe('cilium-operator on a real kube-apiserver', () => {
 
   let opA: { proc: Proc; port: number };
 
-  it('registers the five CRDs and waits until they are Established', async () => {
+  it('registers the six CRDs and waits until they are Established', async () => {
     opA = await startOperator();
     const names = ['ciliumnetworkpolicies', 'ciliumclusterwidenetworkpolicies', 'ciliumnodes', 'ciliumendpoints', 'ciliumidentities'];
     for (const n of names) {
@@ -164,8 +164,10 @@ describe('cilium-operator on a real kube-apiserver', () => {
       (await kc.get<CiliumNode>(Resources.CiliumNode, 'optest-n4')).status?.ipam?.['operator-status']?.error, 60_000, [opA.proc]);
     expect(err).toMatch(/exhausted.*EIPAMEXHAUSTED/);
     expect(await cidrOf('optest-n4')).toBeUndefined();
-    const events = await kc.list<{ reason: string; involvedObject: { name: string } }>(Resources.Event, { namespace: 'default' });
-    expect(events.items.some((e) => e.reason === 'PodCIDRPoolExhausted' && e.involvedObject.name === 'optest-n4')).toBe(true);
+    // the Event is written after the status (its own request): wait for it rather than race it
+    await waitUntil('PodCIDRPoolExhausted Event for optest-n4', async () =>
+      (await kc.list<{ reason: string; involvedObject: { name: string } }>(Resources.Event, { namespace: 'default' })).items
+        .some((e) => e.reason === 'PodCIDRPoolExhausted' && e.involvedObject.name === 'optest-n4'), 60_000, [opA.proc]);
     expect(readFileSync(opA.proc.log, 'utf8')).toMatch(/"code":"EIPAMEXHAUSTED".*"hint"/);
 
     // Deleting n2's Node deletes its CiliumNode and frees its CIDR, which the waiting n4 then gets.
