@@ -47,6 +47,7 @@ const SERVER_CPU = cpuEnv('BENCH_SERVER_CPU', 1);
 const BULK_TIMEOUT_MS = Number(process.env.BENCH_BULK_TIMEOUT_S ?? 900) * 1000;
 const BULK_TIMEOUT_DEFAULT_MS = BULK_TIMEOUT_MS;
 const CHANGE_TIMEOUT_MS = 120_000;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_S ?? 30) * 1000; // pause after creating services, before the first peer
 const BACKENDS = [0, 1, 2, 3].map((i) => `10.201.${i}.2`);
 const BACKEND_PORT = 8080;
 const VIP_PORT = 80;
@@ -642,6 +643,13 @@ export async function benchServices(opts = {}) {
       createMs[n] = (createMs[NS_LIST[k - 1]] ?? 0) + (await createServices(kube, ns, have, n));
       have = n;
       console.log(`  ${n} services exist (creation so far ${fmt(createMs[n] / 1000)} s)`);
+      // The control plane digests a bulk creation for a while after the last write returns (kcm controllers,
+      // the garbage collector's graph): let it settle, so the first peer of this N is not measured on a
+      // busier machine than the others.
+      if (SETTLE_MS > 0 && n > 1) {
+        console.log(`  settling ${SETTLE_MS / 1000} s`);
+        await sleep(SETTLE_MS);
+      }
       ctx.n = n;
       results[n] = {};
       const avail = PEERS.filter((p) => !unavailable[p]);
