@@ -1339,26 +1339,38 @@ static void test_tunnel_to_overlay(void)
 	dp_close(&t);
 }
 
-/* Loads bpf_overlay.o on D's maps (as pinning does for the agent). */
-static int overlay_open(struct bpf_object **out, int *prog_fd)
+/* Points every (non-internal) map of obj at D's map of the same name, as pinning does for the agent.
+ * 0, or -ENOENT (D has no such map) or reuse_fd's error. */
+static int reuse_d_maps(struct bpf_object *obj)
 {
-	struct bpf_object *obj = bpf_object__open_file(overlay_path, NULL);
 	struct bpf_map *m;
-	int err;
 
-	if (!obj)
-		return -errno;
 	bpf_object__for_each_map(m, obj) {
-		int fd;
+		int fd, err;
 
 		if (bpf_map__is_internal(m))
 			continue;
 		bpf_map__set_pin_path(m, NULL);
 		fd = bpf_object__find_map_fd_by_name(D.obj, bpf_map__name(m));
-		if (fd < 0 || (err = bpf_map__reuse_fd(m, fd))) {
-			bpf_object__close(obj);
-			return fd < 0 ? -ENOENT : err;
-		}
+		if (fd < 0)
+			return -ENOENT;
+		if ((err = bpf_map__reuse_fd(m, fd)))
+			return err;
+	}
+	return 0;
+}
+
+/* Loads bpf_overlay.o on D's maps (as pinning does for the agent). */
+static int overlay_open(struct bpf_object **out, int *prog_fd)
+{
+	struct bpf_object *obj = bpf_object__open_file(overlay_path, NULL);
+	int err;
+
+	if (!obj)
+		return -errno;
+	if ((err = reuse_d_maps(obj))) {
+		bpf_object__close(obj);
+		return err;
 	}
 	if ((err = bpf_object__load(obj))) {
 		bpf_object__close(obj);

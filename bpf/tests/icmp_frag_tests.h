@@ -258,23 +258,14 @@ struct fobj {
 static int frag_open(struct fobj *f, const char *path, const char *from, const char *to)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
-	struct bpf_map *m;
 	int err;
 
 	memset(f, 0, sizeof(*f));
 	if (!obj)
 		return -errno;
-	bpf_object__for_each_map(m, obj) {
-		int fd;
-
-		if (bpf_map__is_internal(m))
-			continue;
-		bpf_map__set_pin_path(m, NULL);
-		fd = bpf_object__find_map_fd_by_name(D.obj, bpf_map__name(m));
-		if (fd < 0 || (err = bpf_map__reuse_fd(m, fd))) {
-			bpf_object__close(obj);
-			return fd < 0 ? -ENOENT : err;
-		}
+	if ((err = reuse_d_maps(obj))) {
+		bpf_object__close(obj);
+		return err;
 	}
 	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
 	    (err = set_rodata_u32(obj, "ENABLE_IPV4_FRAGMENTS", 1)) || (err = bpf_object__load(obj))) {

@@ -749,23 +749,14 @@ static int host_open(struct host *h)
 static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex)
 {
 	struct bpf_object *obj = bpf_object__open_file(host_path, NULL);
-	struct bpf_map *m;
 	int err;
 
 	memset(h, 0, sizeof(*h));
 	if (!obj)
 		return -errno;
-	bpf_object__for_each_map(m, obj) {
-		int fd;
-
-		if (bpf_map__is_internal(m))
-			continue;
-		bpf_map__set_pin_path(m, NULL);
-		fd = bpf_object__find_map_fd_by_name(D.obj, bpf_map__name(m));
-		if (fd < 0 || (err = bpf_map__reuse_fd(m, fd))) {
-			bpf_object__close(obj);
-			return fd < 0 ? -ENOENT : err;
-		}
+	if ((err = reuse_d_maps(obj))) {
+		bpf_object__close(obj);
+		return err;
 	}
 	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
 	    (tunnel_ifindex && (err = set_rodata_u32(obj, "TUNNEL_IFINDEX", tunnel_ifindex))) ||
