@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './lib/cni-runner.js';
 import { TestNode } from './lib/node-harness.js';
@@ -15,6 +15,8 @@ const root = REPO_ROOT;
 const suffix = randomBytes(3).toString('hex');
 const netName = `cts-cnitool-${suffix}`;
 const ifName = 'eth0';
+/** Whether libcni's state dir existed before this suite (it creates it on the first ADD). */
+const hadCniStateDir = existsSync('/var/lib/cni');
 
 interface CniInterface { name: string; mac?: string; sandbox?: string }
 interface CniIp { address: string; gateway?: string; interface?: number }
@@ -115,6 +117,10 @@ describe('cnitool (upstream CNI client) drives cilium-cni against a real agent',
     const cacheDir = '/var/lib/cni/results';
     if (existsSync(cacheDir)) {
       for (const f of readdirSync(cacheDir)) if (f.startsWith(`${netName}-`)) rmSync(join(cacheDir, f), { force: true });
+    }
+    // libcni made /var/lib/cni(/results) for us: if it was not there before and nothing else is in it now, it goes
+    if (!hadCniStateDir) {
+      for (const d of [cacheDir, '/var/lib/cni']) if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
     }
   });
 
