@@ -250,32 +250,9 @@ static size_t build_frag_first(uint8_t *buf, struct pkt_opts o, uint16_t id)
 
 /* Another copy of an object on D's maps with ENABLE_IPV4_FRAGMENTS = 1
  * (and NODE_IP); from/to: its two tc programs. */
-struct fobj {
-	struct bpf_object *obj;
-	int from_fd, to_fd;
-};
-
-static int frag_open(struct fobj *f, const char *path, const char *from, const char *to)
+static int frag_open(struct host *f, const char *path, const char *from, const char *to)
 {
-	struct bpf_object *obj = bpf_object__open_file(path, NULL);
-	int err;
-
-	memset(f, 0, sizeof(*f));
-	if (!obj)
-		return -errno;
-	if ((err = reuse_d_maps(obj))) {
-		bpf_object__close(obj);
-		return err;
-	}
-	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
-	    (err = set_rodata_u32(obj, "ENABLE_IPV4_FRAGMENTS", 1)) || (err = bpf_object__load(obj))) {
-		bpf_object__close(obj);
-		return err;
-	}
-	f->obj = obj;
-	f->from_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, from));
-	f->to_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, to));
-	return f->from_fd < 0 || f->to_fd < 0 ? -ENOENT : 0;
+	return obj_open_on_d(f, path, from, to, 0, 1);
 }
 
 static int frag_ports_get(uint32_t saddr, uint32_t daddr, uint16_t id, uint8_t proto, struct ipv4_frag_l4ports *v)
@@ -298,7 +275,7 @@ static void test_lb_fragments(void)
 	struct ipv4_frag_l4ports fp;
 	struct pkt_opts o;
 	struct ct_entry e;
-	struct fobj f;
+	struct host f;
 	struct run r;
 	size_t len;
 
@@ -376,7 +353,7 @@ static void test_host_fragments(void)
 	uint32_t ids[] = { 3501 };
 	uint8_t pkt[PKT_MAX];
 	struct pkt_opts o;
-	struct fobj f;
+	struct host f;
 	struct run r;
 	size_t len;
 	uint16_t nat_port;

@@ -739,16 +739,13 @@ struct host {
 	int from_fd, to_fd;
 };
 
-static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex);
-
-static int host_open(struct host *h)
+/* Another copy of the object at path on D's maps, with NODE_IP set and,
+ * when non-zero, TUNNEL_IFINDEX (+ TUNNEL_PORT 8472) and
+ * ENABLE_IPV4_FRAGMENTS; from/to: its two tc programs. */
+static int obj_open_on_d(struct host *h, const char *path, const char *from, const char *to,
+			 uint32_t tunnel_ifindex, uint32_t fragments)
 {
-	return host_open_tunnel(h, 0);
-}
-
-static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex)
-{
-	struct bpf_object *obj = bpf_object__open_file(host_path, NULL);
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	int err;
 
 	memset(h, 0, sizeof(*h));
@@ -761,14 +758,25 @@ static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex)
 	if ((err = set_rodata_u32(obj, "NODE_IP", open_node_ip)) ||
 	    (tunnel_ifindex && (err = set_rodata_u32(obj, "TUNNEL_IFINDEX", tunnel_ifindex))) ||
 	    (tunnel_ifindex && (err = set_rodata_u32(obj, "TUNNEL_PORT", 8472))) ||
+	    (fragments && (err = set_rodata_u32(obj, "ENABLE_IPV4_FRAGMENTS", fragments))) ||
 	    (err = bpf_object__load(obj))) {
 		bpf_object__close(obj);
 		return err;
 	}
 	h->obj = obj;
-	h->from_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "cil_from_netdev"));
-	h->to_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "cil_to_netdev"));
+	h->from_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, from));
+	h->to_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, to));
 	return h->from_fd < 0 || h->to_fd < 0 ? -ENOENT : 0;
+}
+
+static int host_open_tunnel(struct host *h, uint32_t tunnel_ifindex)
+{
+	return obj_open_on_d(h, host_path, "cil_from_netdev", "cil_to_netdev", tunnel_ifindex, 0);
+}
+
+static int host_open(struct host *h)
+{
+	return host_open_tunnel(h, 0);
 }
 
 static uint32_t CLIENT_IP(void) { return htonl(0xc0a83209); }           /* 192.168.50.9 */
