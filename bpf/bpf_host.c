@@ -102,6 +102,20 @@ static __always_inline struct lb4_service *host_lookup_service(struct lb4_key *k
 	return svc;
 }
 
+/* The key under which cilium_snat_v4_ext finds a reply to the node's
+ * address: peer:peer_port -> NODE_IP:node_port (ports in network order). */
+static __always_inline struct ct_key4 snat_reply_key(__u32 peer, __u16 peer_port, __u16 node_port, __u8 proto)
+{
+	struct ct_key4 k = {};
+
+	k.saddr = peer;
+	k.daddr = NODE_IP;
+	k.sport = peer_port;
+	k.dport = node_port;
+	k.nexthdr = proto;
+	return k;
+}
+
 /*
  * The SNAT port of the connection p (client -> backend, after DNAT): the
  * existing mapping, or a new one stored both ways. Returns 0 and the port
@@ -109,7 +123,7 @@ static __always_inline struct lb4_service *host_lookup_service(struct lb4_key *k
  */
 static __always_inline int snat_v4_get(const struct pkt4 *p, __u16 *nat_port)
 {
-	struct ct_key4 ekey = {}, ikey = {};
+	struct ct_key4 ekey = {}, ikey;
 	struct nat4_entry *en, ne = {}, ie = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 start, span = NODEPORT_PORT_MAX_NAT_CFG - NODEPORT_PORT_MIN_NAT_CFG + 1;
@@ -120,11 +134,8 @@ static __always_inline int snat_v4_get(const struct pkt4 *p, __u16 *nat_port)
 	ekey.sport = p->sport;
 	ekey.dport = p->dport;
 	ekey.nexthdr = p->proto;
-	/* the reply as it will arrive: backend -> NODE_IP:nat_port */
-	ikey.saddr = p->daddr;
-	ikey.daddr = NODE_IP;
-	ikey.sport = p->dport;
-	ikey.nexthdr = p->proto;
+	/* the reply as it will arrive: backend -> NODE_IP:nat_port (port set below) */
+	ikey = snat_reply_key(p->daddr, p->dport, 0, p->proto);
 	ie.to_addr = p->saddr;
 	ie.to_port = p->sport;
 	ie.created = now;
@@ -198,18 +209,14 @@ static __always_inline int host_rev_snat(struct __sk_buff *skb, struct pkt4 *p, 
 {
 	struct ev_eps eps = {};
 	struct ct_result res = {};
-	struct ct_key4 ikey = {};
+	struct ct_key4 ikey;
 	struct nat4_entry *nat;
 	__u16 port = bpf_ntohs(p->dport);
 	int ret;
 
 	if (!NODE_IP || p->daddr != NODE_IP || !snat_port_in_range(port))
 		return -1;
-	ikey.saddr = p->saddr;
-	ikey.daddr = p->daddr;
-	ikey.sport = p->sport;
-	ikey.dport = p->dport;
-	ikey.nexthdr = p->proto;
+	ikey = snat_reply_key(p->saddr, p->sport, p->dport, p->proto);
 	nat = bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey);
 	if (!nat)
 		return -1;
@@ -259,11 +266,7 @@ static __always_inline int host_icmp_rev_snat(struct __sk_buff *skb, struct pkt4
 	    !snat_port_in_range(bpf_ntohs(inner.sport)))
 		return -1;
 	/* the reply key of the mapping: backend -> NODE_IP:nat_port */
-	ikey.saddr = inner.daddr;
-	ikey.daddr = NODE_IP;
-	ikey.sport = inner.dport;
-	ikey.dport = inner.sport;
-	ikey.nexthdr = inner.nexthdr;
+	ikey = snat_reply_key(inner.daddr, inner.dport, inner.sport, inner.nexthdr);
 	nat = bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey);
 	if (!nat)
 		return -1;
@@ -442,7 +445,7 @@ int cil_from_netdev(struct __sk_buff *skb)
 static __always_inline void host_claim_local_port(struct __sk_buff *skb)
 {
 	struct pkt4 p = {};
-	struct ct_key4 ikey = {};
+	struct ct_key4 ikey;
 	struct nat4_entry *cur, ie = {};
 
 	if (!NODE_IP || (skb->mark & MARK_MAGIC_MASK) == MARK_MAGIC_SNAT_DONE)
@@ -453,11 +456,7 @@ static __always_inline void host_claim_local_port(struct __sk_buff *skb)
 		return;
 	if (p.proto == IPPROTO_UDP && TUNNEL_PORT && p.dport == bpf_htons(TUNNEL_PORT))
 		return;
-	ikey.saddr = p.daddr;
-	ikey.daddr = NODE_IP;
-	ikey.sport = p.dport;
-	ikey.dport = p.sport;
-	ikey.nexthdr = p.proto;
+	ikey = snat_reply_key(p.daddr, p.dport, p.sport, p.proto);
 	cur = bpf_map_lookup_elem(&cilium_snat_v4_ext, &ikey);
 	/* A NodePort row on the port of a new node connection (its SYN) is a
 	 * stale one: the node's connection wins. */
