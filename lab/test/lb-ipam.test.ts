@@ -98,20 +98,7 @@ describe('LB-IPAM: CiliumLoadBalancerIPPool -> Services of type LoadBalancer', (
     expect(crd.spec.names.shortNames).toContain('lbippool');
     await waitFor('2 agent pods Ready', () => c.podsReady('k8s-app=cilium', 2), 300_000);
     await waitFor('2 operator pods Ready', () => c.podsReady('io.cilium/app=operator', 2), 300_000);
-    apply({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'lbi-echo', namespace: 'default' },
-      spec: {
-        replicas: 2, selector: { matchLabels: echoLabels },
-        template: {
-          metadata: { labels: echoLabels },
-          spec: {
-            terminationGracePeriodSeconds: 2,
-            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: echoLabels } }],
-            containers: [agnhost],
-          },
-        },
-      },
-    });
+    c.applySpreadDeployment('lbi-echo', 2, echoLabels, agnhost);
     for (const n of ['node1', 'node2']) apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `client-${n}`, namespace: 'default', labels: { app: 'lbi-client' } }, spec: { nodeName: n, ...clientSpec } });
     const echo = await waitFor('2 backends Ready', () => c.podsReady('app=lbi-echo', 2, 'default'), 300_000);
     backends = new Set(echo.map((p) => p.metadata.name));

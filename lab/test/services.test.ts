@@ -146,20 +146,7 @@ describe('kube-proxy replacement on a 2-node lab', () => {
     expect(kpr?.mode).toBe('true');
     expect(kpr?.features?.nodePort?.algorithm).toBe('Maglev');
 
-    apply({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'svc-echo', namespace: 'default' },
-      spec: {
-        replicas: 3, selector: { matchLabels: echoLabels },
-        template: {
-          metadata: { labels: echoLabels },
-          spec: {
-            terminationGracePeriodSeconds: 2,
-            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: echoLabels } }],
-            containers: [agnhost],
-          },
-        },
-      },
-    });
+    c.applySpreadDeployment('svc-echo', 3, echoLabels, agnhost);
     for (const n of ['node1', 'node2']) apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `client-${n}`, namespace: 'default', labels: { app: 'svc-client' } }, spec: { nodeName: n, ...clientSpec } });
     apply({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hostport-echo', namespace: 'default', labels: { app: 'svc-hostport' } },

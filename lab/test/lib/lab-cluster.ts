@@ -99,6 +99,23 @@ export class LabCluster {
 
   kubectl = (...args: string[]): string => this.run(join(this.upstreamBin, 'kubectl'), args).stdout;
   apply = (obj: unknown): string => this.run(join(this.upstreamBin, 'kubectl'), ['apply', '-f', '-'], { input: JSON.stringify(obj) }).stdout;
+
+  /** A Deployment in `default` whose pods spread evenly over the nodes (maxSkew 1 per hostname). */
+  applySpreadDeployment = (name: string, replicas: number, labels: Record<string, string>, container: object): string =>
+    this.apply({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' },
+      spec: {
+        replicas, selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            terminationGracePeriodSeconds: 2,
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } }],
+            containers: [container],
+          },
+        },
+      },
+    });
   getJson = <T = Obj>(...args: string[]): T => JSON.parse(this.kubectl('get', '-o', 'json', ...args)) as T;
   tryJson = <T = Obj>(...args: string[]): T | undefined => {
     const r = this.run(join(this.upstreamBin, 'kubectl'), ['get', '-o', 'json', ...args], { allowFail: true });
